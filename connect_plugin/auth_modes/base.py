@@ -1,0 +1,136 @@
+"""The interface every authentication mode implements.
+
+A mode declares its fields (which of them are secret), checks what an admin typed,
+and turns the stored values into the headers or query parameters of one outbound
+call. The outbound client sends those only to the datasource's own origin and
+redacts them everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..errors import ValidationError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..outbound import OutboundClient
+
+
+@dataclass(frozen=True)
+class AuthField:
+    name: str
+    label: str
+    secret: bool = False
+    required: bool = True
+    choices: tuple[tuple[str, str], ...] | None = None
+    default: str | None = None
+    help: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "label": self.label, "secret": self.secret, "required": self.required}
+        if self.choices:
+            data["choices"] = [{"value": v, "label": lbl} for v, lbl in self.choices]
+        if self.default is not None:
+            data["default"] = self.default
+        return data
+
+
+@dataclass
+class AuthContext:
+    """What a mode may use while preparing a call: the shared outbound client (for
+    OAuth2's token endpoint), the datasource's display name and its time limit, and a
+    key under which per-datasource state such as tokens is cached."""
+
+    client: "OutboundClient"
+    source: str
+    timeout_seconds: float
+    cache_key: tuple
+
+
+@dataclass
+class Credentials:
+    headers: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        return tuple(self.headers.values()) + tuple(self.params.values())
+
+
+def has_control_chars(value: str) -> bool:
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+
+
+class AuthMode:
+    mode: ClassVar[str]
+    label: ClassVar[str]
+    fields: ClassVar[tuple[AuthField, ...]] = ()
+
+    @classmethod
+    def secret_fields(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in cls.fields if f.secret)
+
+    @classmethod
+    def plain_fields(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in cls.fields if not f.secret)
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        return {"mode": cls.mode, "label": cls.label, "fields": [f.as_json() for f in cls.fields]}
+
+    def validate(self, plain: dict[str, Any], secrets: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+        """Return the cleaned plain values and secrets, or raise ValidationError with
+        one message per ``auth.<field>``. ``secrets`` holds the secrets the datasource
+        will have after the change (kept ones included)."""
+        errors: dict[str, str] = {}
+        clean_plain: dict[str, Any] = {}
+        for spec in self.fields:
+            if spec.secret:
+                continue
+            value = plain.get(spec.name, spec.default)
+            value = value.strip() if isinstance(value, str) else value
+            if value in (None, ""):
+                if spec.required:
+                    errors[f"auth.{spec.name}"] = f"{spec.label} is required."
+                continue
+            if not isinstance(value, str):
+                errors[f"auth.{spec.name}"] = f"{spec.label} must be text."
+                continue
+            if spec.choices and value not in {v for v, _ in spec.choices}:
+                allowed = ", ".join(v for v, _ in spec.choices)
+                errors[f"auth.{spec.name}"] = f"{spec.label} must be one of: {allowed}."
+                continue
+            clean_plain[spec.name] = value
+        clean_secrets: dict[str, str] = {}
+        for spec in self.fields:
+            if not spec.secret:
+                continue
+            value = secrets.get(spec.name)
+            if value in (None, ""):
+                if spec.required:
+                    errors[f"auth.{spec.name}"] = f"{spec.label} is required."
+                continue
+            if not isinstance(value, str):
+                errors[f"auth.{spec.name}"] = f"{spec.label} must be text."
+                continue
+            if has_control_chars(value):
+                errors[f"auth.{spec.name}"] = f"{spec.label} must not contain line breaks or control characters."
+                continue
+            clean_secrets[spec.name] = value
+        errors.update(self.check(clean_plain, clean_secrets))
+        if errors:
+            raise ValidationError("The authentication settings are not valid.", errors)
+        return clean_plain, clean_secrets
+
+    def check(self, plain: dict[str, Any], secrets: dict[str, str]) -> dict[str, str]:
+        """Mode-specific checks beyond required fields; returns field -> message."""
+        return {}
+
+    def credentials(self, plain: dict[str, Any], secrets: dict[str, str], ctx: AuthContext) -> Credentials:
+        raise NotImplementedError
+
+    def forget(self, ctx: AuthContext) -> bool:
+        """Drop cached state after the upstream answered 401. True when a second try
+        with fresh credentials makes sense (OAuth2: a new token)."""
+        return False

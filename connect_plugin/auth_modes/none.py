@@ -1,0 +1,11 @@
+"""No authentication: public APIs."""
+
+from .base import AuthMode, Credentials
+
+
+class NoAuth(AuthMode):
+    mode = "none"
+    label = "No auth"
+
+    def credentials(self, plain, secrets, ctx) -> Credentials:
+        return Credentials()

@@ -1,0 +1,137 @@
+"""Typed errors of the plugin.
+
+Every failure the plugin can explain is raised as one of these classes and turned
+into JSON (or a page message) in exactly one place, the blueprint's error handler.
+Raising instead of returning ``(data, error)`` tuples keeps status codes from being
+lost on the way (Redash's ``get_response`` once dropped them), and keeps every
+message a single sentence that an admin can act on.
+
+Messages must never contain a secret: code that builds a message from anything an
+upstream or a URL said passes it through ``outbound.redact`` first.
+"""
+
+from __future__ import annotations
+
+
+class ConnectError(Exception):
+    """Base class: ``status`` is the HTTP status the API answers with."""
+
+    status = 500
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+    def to_json(self) -> dict:
+        return {"error": self.message}
+
+
+class ValidationError(ConnectError):
+    """Input that cannot be saved; ``fields`` maps a field name to its message."""
+
+    status = 400
+
+    def __init__(self, message: str = "Some fields are not valid.", fields: dict[str, str] | None = None):
+        super().__init__(message)
+        self.fields = dict(fields or {})
+
+    def to_json(self) -> dict:
+        body = {"error": self.message}
+        if self.fields:
+            body["fields"] = self.fields
+        return body
+
+
+class NotFound(ConnectError):
+    status = 404
+
+
+class Forbidden(ConnectError):
+    status = 403
+
+
+class Unauthorized(ConnectError):
+    status = 401
+
+
+class Conflict(ConnectError):
+    status = 409
+
+
+class SecretUnreadable(ConnectError):
+    """A stored secret cannot be decrypted with the configured keys."""
+
+    status = 409
+
+
+class MissingDependency(ConnectError):
+    """A query needs a value that is not filled in yet; ``field`` names it."""
+
+    status = 409
+
+    def __init__(self, field: str, message: str | None = None):
+        super().__init__(message or f"Fill in {field} first.")
+        self.field = field
+
+
+# --- upstream (outbound HTTP) failures -------------------------------------------
+
+
+class UpstreamError(ConnectError):
+    """The upstream could not give a usable answer. ``upstream_status`` is the HTTP
+    status it answered with, when it answered at all."""
+
+    status = 502
+
+    def __init__(self, message: str, *, upstream_status: int | None = None, excerpt: str | None = None):
+        super().__init__(message)
+        self.upstream_status = upstream_status
+        self.excerpt = excerpt
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+
+
+class UpstreamBusy(UpstreamError):
+    """The datasource already has its limit of calls in flight."""
+
+    status = 503
+
+
+class BlockedAddress(UpstreamError):
+    """The URL resolves to an address that datasources may not reach."""
+
+
+class InsecureURL(UpstreamError):
+    """A URL (or a redirect) that is not ``https://`` with a host."""
+
+
+class TLSFailure(UpstreamError):
+    """Certificate not trusted, wrong host name, or a failed handshake."""
+
+
+class ResolveFailure(UpstreamError):
+    """The host name does not resolve."""
+
+
+class ConnectFailure(UpstreamError):
+    """The connection was refused or reset."""
+
+
+class ResponseTooLarge(UpstreamError):
+    """The answer is larger than ``CONNECT_MAX_RESPONSE_BYTES``."""
+
+
+class TooManyRedirects(UpstreamError):
+    pass
+
+
+class UpstreamHTTPError(UpstreamError):
+    """The upstream answered with a non-2xx status."""
+
+
+class BadUpstreamData(UpstreamError):
+    """The answer is not JSON, or not of the shape the mapping expects."""

@@ -1,0 +1,110 @@
+"""Checking connected values that someone sets on an issue, and storing them as
+snapshots of value and label.
+
+A value must be one the item offers for that issue right now (for ``autocomplete``
+the value is searched as ``$userInput``); values set in the same request count as
+dependencies. The label is stored with the value so the issue still reads well
+when the API is down.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping
+
+from sqlalchemy.orm import Session
+
+from .errors import MissingDependency, ValidationError
+from .host import HostIssue, HostUser
+from .models import ConnectedItem
+from .options import MAX_LIMIT, cached_options, evaluate_item
+from .variables import Value
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .extension import ConnectState
+
+FIELD_PREFIX = "connected_item_"
+
+
+def item_id_of(field: str) -> int | None:
+    if field.startswith(FIELD_PREFIX) and field[len(FIELD_PREFIX):].isdigit():
+        return int(field[len(FIELD_PREFIX):])
+    return None
+
+
+def _as_values(item: ConnectedItem, raw: Any) -> list[str]:
+    if raw is None or raw == "" or raw == []:
+        return []
+    if isinstance(raw, dict):  # a snapshot sent back as it was read
+        raw = raw.get("value")
+    if isinstance(raw, list):
+        values = [str(v.get("value") if isinstance(v, dict) else v) for v in raw if v not in (None, "")]
+    elif isinstance(raw, (str, int, float)) and not isinstance(raw, bool):
+        values = [str(raw)]
+    else:
+        raise ValidationError("Some fields are not valid.", {item.field_key: f"{item.name}: give a value as text."})
+    if len(values) > 1 and not item.multi:
+        raise ValidationError("Some fields are not valid.",
+                              {item.field_key: f"{item.name} takes one value, not a list."})
+    return list(dict.fromkeys(values))
+
+
+def resolve(state: "ConnectState", session: Session, *, issue: HostIssue, user: HostUser,
+            fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Check every ``connected_item_<id>`` in ``fields``; returns field -> snapshot
+    (``None`` to clear). Raises ValidationError (400) for values not offered and
+    UpstreamError (502/504) when the check cannot be made; nothing is stored then."""
+    deps: dict[str, Value] = {}
+    for name, raw in fields.items():
+        if item_id_of(name) is None:
+            deps[name] = None if raw is None else str(raw)
+    items: dict[str, ConnectedItem] = {}
+    wanted: dict[str, list[str]] = {}
+    errors: dict[str, str] = {}
+    for name, raw in fields.items():
+        item_id = item_id_of(name)
+        if item_id is None:
+            continue
+        item = session.get(ConnectedItem, item_id)
+        if item is None or (item.projects is not None and issue.project not in item.projects):
+            errors[name] = f"{name} is not a field of {issue.project} issues."
+            continue
+        try:
+            wanted[name] = _as_values(item, raw)
+        except ValidationError as exc:
+            errors.update(exc.fields)
+            continue
+        items[name] = item
+        deps[name] = wanted[name] or None
+    if errors:
+        raise ValidationError("Some fields are not valid.", errors)
+
+    snapshots: dict[str, Any] = {}
+    for name, item in items.items():
+        values = wanted[name]
+        if not values:
+            snapshots[name] = [] if item.multi else None
+            continue
+        labels: dict[str, str] = {}
+        for value in values:
+            user_input = value if item.editor == "autocomplete" else None
+            try:
+                evaluated = evaluate_item(session, item, issue=issue, user=user, deps=deps, user_input=user_input)
+            except MissingDependency as exc:
+                raise ValidationError("Some fields are not valid.", {name: exc.message}) from None
+            answer, _cached = cached_options(state, evaluated)
+            offered = dict(answer.options)
+            if value not in offered:
+                shown = value if len(value) <= 80 else value[:77] + "..."
+                errors[name] = f"{shown!r} is not one of the options of {item.name}."
+                break
+            labels[value] = offered[value]
+        if name in errors:
+            continue
+        snapshot = [{"value": v, "label": labels[v]} for v in values]
+        snapshots[name] = snapshot if item.multi else snapshot[0]
+    if errors:
+        raise ValidationError("Some fields are not valid.", errors)
+    return snapshots
+
+
+__all__ = ["FIELD_PREFIX", "MAX_LIMIT", "item_id_of", "resolve"]

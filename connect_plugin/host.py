@@ -1,0 +1,71 @@
+"""The seam between the plugin and whatever Flask app hosts it.
+
+The plugin never imports the host. A host passes an object with the methods of
+``HostAdapter`` to ``ConnectPlugin.init_app(app, host=...)``; everything the plugin
+needs to know about people and issues goes through it. Keeping this small is what
+lets any Flask app host the plugin (README: "Mounting the plugin in your own Flask
+app").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class HostUser:
+    """The person making the request, as far as query variables and permissions go."""
+
+    account_id: str
+    display_name: str
+    email_address: str = ""
+    is_admin: bool = False
+
+
+@dataclass(frozen=True)
+class HostIssue:
+    """An issue's current values.
+
+    ``fields`` holds the host's plain fields (summary, description, reporter, ...)
+    as strings, and connected values under ``connected_item_<id>`` as the stored
+    snapshot: ``{"value": ..., "label": ...}`` or a list of those.
+    """
+
+    key: str
+    project: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class HostAdapter(Protocol):
+    """What a host must provide. Every method is called inside a request context
+    (or, for the CLI and the tester, an app context)."""
+
+    def current_user(self) -> HostUser | None:
+        """The logged-in user (session or HTTP Basic), or None."""
+
+    def login_url(self, next_url: str) -> str:
+        """Where a page redirects a visitor who is not logged in."""
+
+    def can_edit_issue(self, user: HostUser, issue_key: str) -> bool:
+        """Whether ``user`` may change the fields of the issue."""
+
+    def get_issue(self, issue_key: str) -> HostIssue | None:
+        """The issue with its field values, or None when it does not exist."""
+
+    def find_user(self, account_id: str) -> HostUser | None:
+        """A user by account id, for the admin's configuration tester."""
+
+    def issue_field_names(self) -> tuple[str, ...]:
+        """The plain issue fields that ``$issue.<field>`` may name."""
+
+    def store_connected_value(self, issue_key: str, item_id: int, snapshot: Any) -> None:
+        """Persist a connected field's value snapshot on the issue."""
+
+    def request_uses_basic_auth(self) -> bool:
+        """True when the current request authenticated with HTTP Basic credentials,
+        which carry no CSRF token (as with Jira's REST API)."""
+
+
+DEFAULT_ISSUE_FIELDS = ("key", "summary", "description", "project", "reporter")

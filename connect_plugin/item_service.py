@@ -1,0 +1,196 @@
+"""Creating, changing, reading and deleting connected items.
+
+Everything an item will need at run time is checked when it is saved: the query's
+variables (an unknown one is refused by name), the items it depends on (they must
+exist and must not depend back on it), the JSONPath and the option templates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from . import audit
+from .errors import Conflict, NotFound, ValidationError
+from .mapping import compile_mapping
+from .models import ConnectedItem, Datasource
+from .query import parse_query
+
+EDITORS = {
+    "select": "Select list",
+    "multiselect": "Multi-select list",
+    "autocomplete": "Autocomplete",
+    "readonly": "Read-only",
+}
+DEFAULT_OPTIONS = {"path": "$[*]", "value": "${row.id}", "label": "${row.name}"}
+
+
+def get(session: Session, item_id: int) -> ConnectedItem:
+    item = session.get(ConnectedItem, item_id)
+    if item is None:
+        raise NotFound(f"There is no connected item with id {item_id}.")
+    return item
+
+
+def list_all(session: Session) -> list[ConnectedItem]:
+    return list(session.scalars(select(ConnectedItem).order_by(func.lower(ConnectedItem.name))))
+
+
+def items_for_project(session: Session, project_key: str | None) -> list[ConnectedItem]:
+    return [item for item in list_all(session) if item.projects is None or project_key in item.projects]
+
+
+def dependencies(item: ConnectedItem) -> frozenset[int]:
+    return parse_query(item.query).depends_on_items
+
+
+def serialize(item: ConnectedItem) -> dict[str, Any]:
+    template = parse_query(item.query)
+    return {
+        "id": item.id,
+        "name": item.name,
+        "field_key": item.field_key,
+        "datasource_id": item.datasource_id,
+        "datasource_name": item.datasource.name if item.datasource else None,
+        "editor": item.editor,
+        "query": item.query,
+        "options": {"path": item.options_path, "value": item.value_template, "label": item.label_template},
+        "projects": item.projects,
+        "depends_on": sorted(template.depends_on_items),
+        "uses_user_input": template.uses_user_input,
+        "version": item.version,
+    }
+
+
+def _validate(session: Session, payload: dict[str, Any], current: ConnectedItem | None) -> dict[str, Any]:
+    """Merge ``payload`` over ``current`` and check the result; returns column values."""
+    errors: dict[str, str] = {}
+    base = serialize(current) if current else {"options": dict(DEFAULT_OPTIONS), "projects": None, "query": ""}
+    merged = {**base, **{k: v for k, v in payload.items() if k != "options"}}
+    options_patch = payload.get("options", {})
+    if not isinstance(options_patch, dict):
+        errors["options"] = "options must be an object with path, value and label."
+        options_patch = {}
+    options = {**base["options"], **options_patch}
+
+    name = merged.get("name")
+    if not isinstance(name, str) or not name.strip():
+        errors["name"] = "Name is required."
+    else:
+        name = name.strip()
+        if len(name) > 200:
+            errors["name"] = "Name must be 200 characters or fewer."
+        clash = session.scalar(select(ConnectedItem).where(func.lower(ConnectedItem.name) == name.lower()))
+        if clash is not None and clash is not current:
+            errors["name"] = f"A connected item named {clash.name!r} already exists."
+
+    datasource_id = merged.get("datasource_id")
+    if isinstance(datasource_id, str) and datasource_id.isdigit():
+        datasource_id = int(datasource_id)
+    if not isinstance(datasource_id, int) or isinstance(datasource_id, bool) or \
+            session.get(Datasource, datasource_id) is None:
+        errors["datasource_id"] = "Choose an existing datasource."
+
+    editor = merged.get("editor")
+    if editor not in EDITORS:
+        errors["editor"] = f"Editor must be one of: {', '.join(EDITORS)}."
+
+    query = merged.get("query") or ""
+    template = None
+    if not isinstance(query, str):
+        errors["query"] = "Query must be text."
+    else:
+        query = query.strip()
+        try:
+            template = parse_query(query)
+        except ValidationError as exc:
+            errors.update(exc.fields or {"query": exc.message})
+    if template is not None:
+        errors.update(_check_dependencies(session, template.depends_on_items, current))
+
+    for key in ("path", "value", "label"):
+        if not isinstance(options.get(key), str):
+            errors[f"options.{key}"] = f"options.{key} must be text."
+    if not any(k.startswith("options.") for k in errors):
+        try:
+            compile_mapping(options["path"], options["value"], options["label"])
+        except ValidationError as exc:
+            errors.update(exc.fields or {"options": exc.message})
+
+    projects = merged.get("projects")
+    if projects is not None:
+        if isinstance(projects, str):
+            projects = [p for p in (s.strip() for s in projects.split(",")) if p]
+        if not isinstance(projects, list) or not all(isinstance(p, str) and p.strip() for p in projects):
+            errors["projects"] = "Projects must be a list of project keys, or null for all projects."
+        else:
+            projects = sorted({p.strip().upper() for p in projects}) or None
+
+    if errors:
+        raise ValidationError("The connected item is not valid.", errors)
+    return {
+        "name": name, "datasource_id": datasource_id, "editor": editor, "query": query,
+        "options_path": options["path"], "value_template": options["value"],
+        "label_template": options["label"], "projects": projects,
+    }
+
+
+def _check_dependencies(session: Session, depends_on: frozenset[int], current: ConnectedItem | None) -> dict:
+    for dep_id in sorted(depends_on):
+        if current is not None and dep_id == current.id:
+            return {"query": f"$issue.connected_item_{dep_id} is this item itself; an item cannot depend on itself."}
+        if session.get(ConnectedItem, dep_id) is None:
+            return {"query": f"$issue.connected_item_{dep_id} names no existing connected item."}
+    if current is None:
+        return {}
+    # A new dependency must not lead back to this item through other items.
+    graph = {item.id: dependencies(item) for item in list_all(session)}
+    graph[current.id] = depends_on
+    stack, seen = list(depends_on), set()
+    while stack:
+        node = stack.pop()
+        if node == current.id:
+            return {"query": "These dependencies form a cycle: an item would depend on itself through others."}
+        if node not in seen:
+            seen.add(node)
+            stack.extend(graph.get(node, ()))
+    return {}
+
+
+def create(session: Session, payload: Any, *, actor: str) -> ConnectedItem:
+    if not isinstance(payload, dict):
+        raise ValidationError("The request body must be a JSON object.")
+    values = _validate(session, payload, None)
+    item = ConnectedItem(**values)
+    session.add(item)
+    session.flush()
+    audit.record(session, actor, "created", item, values.keys())
+    return item
+
+
+def update(session: Session, item: ConnectedItem, payload: Any, *, actor: str) -> ConnectedItem:
+    if not isinstance(payload, dict):
+        raise ValidationError("The request body must be a JSON object.")
+    values = _validate(session, payload, item)
+    changed = [k for k, v in values.items() if getattr(item, k) != v]
+    if not changed:
+        return item
+    for key in changed:
+        setattr(item, key, values[key])
+    item.version += 1
+    session.flush()
+    session.refresh(item, ["datasource"])
+    audit.record(session, actor, "updated", item, changed)
+    return item
+
+
+def delete(session: Session, item: ConnectedItem, *, actor: str) -> None:
+    users = [other for other in list_all(session) if other.id != item.id and item.id in dependencies(other)]
+    if users:
+        names = ", ".join(other.name for other in users)
+        raise Conflict(f"{item.name} is used by the queries of: {names}. Change them first.")
+    audit.record(session, actor, "deleted", item)
+    session.delete(item)
+    session.flush()

@@ -1,0 +1,101 @@
+"""The plugin's tables: datasources, their encrypted secrets, connected items, and
+the audit log of admin changes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import Base
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Datasource(Base):
+    __tablename__ = "connect_datasource"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    type: Mapped[str] = mapped_column(String(40))
+    # Plain configuration only (base URL, timeouts, ...); secrets live in
+    # DatasourceSecret so that no code path can serialise them by accident.
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    auth_mode: Mapped[str] = mapped_column(String(40), default="none")
+    auth_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Part of every cache key: bumped on each edit (version) and on each
+    # "clear cache" (cache_generation), which every worker and node sees at once.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    cache_generation: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    secrets: Mapped[list["DatasourceSecret"]] = relationship(
+        back_populates="datasource", cascade="all, delete-orphan", lazy="selectin"
+    )
+    items: Mapped[list["ConnectedItem"]] = relationship(back_populates="datasource")
+
+    def __repr__(self) -> str:  # never include configuration or secrets
+        return f"<Datasource {self.id} {self.name!r}>"
+
+
+class DatasourceSecret(Base):
+    __tablename__ = "connect_datasource_secret"
+
+    datasource_id: Mapped[int] = mapped_column(
+        ForeignKey("connect_datasource.id", ondelete="CASCADE"), primary_key=True
+    )
+    field: Mapped[str] = mapped_column(String(40), primary_key=True)
+    ciphertext: Mapped[str] = mapped_column(Text)
+
+    datasource: Mapped[Datasource] = relationship(back_populates="secrets")
+
+    def __repr__(self) -> str:
+        return f"<DatasourceSecret {self.datasource_id}.{self.field}>"
+
+
+class ConnectedItem(Base):
+    __tablename__ = "connect_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    datasource_id: Mapped[int] = mapped_column(ForeignKey("connect_datasource.id", ondelete="RESTRICT"))
+    editor: Mapped[str] = mapped_column(String(20))
+    query: Mapped[str] = mapped_column(Text, default="")
+    options_path: Mapped[str] = mapped_column(Text)
+    value_template: Mapped[str] = mapped_column(Text)
+    label_template: Mapped[str] = mapped_column(Text)
+    # None: every project shows the field; otherwise a list of project keys.
+    projects: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, default=None)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    datasource: Mapped[Datasource] = relationship(back_populates="items", lazy="joined")
+
+    @property
+    def field_key(self) -> str:
+        return f"connected_item_{self.id}"
+
+    @property
+    def multi(self) -> bool:
+        return self.editor == "multiselect"
+
+
+class AuditEntry(Base):
+    """Who changed what and when; ``fields`` names changed fields, never values."""
+
+    __tablename__ = "connect_audit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(40))
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    object_name: Mapped[str] = mapped_column(String(200), default="")
+    fields: Mapped[list[str]] = mapped_column(JSON, default=list)

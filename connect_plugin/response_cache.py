@@ -1,0 +1,225 @@
+"""The cache of mapped options per item and evaluated query.
+
+Three layers, each for a reason:
+- an in-process memo of recent entries, so a hit on a 50,000-row answer costs a
+  dictionary lookup, not unpickling or JSON parsing;
+- the plugin's own Flask-Caching instance (SimpleCache by default, Redis when
+  several workers or nodes serve), with its own key prefix so host and plugin
+  entries never collide;
+- single flight, so concurrent misses for one key make one upstream call, across
+  processes when Redis is the cache.
+
+Keys carry the item's and datasource's versions and the datasource's cache
+generation (all from the database), so an edit or a "clear cache" makes old entries
+unreachable for every worker at once. Only successes are stored. If Redis is down
+the plugin keeps answering with direct calls and logs one warning per interval.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable
+
+from flask_caching import Cache
+
+from .single_flight import LocalFlights, RedisFlights
+
+log = logging.getLogger("connect_plugin.cache")
+
+KEY_PREFIX = "connect:"
+WARN_INTERVAL_SECONDS = 60.0
+# How often a worker that waits for another process's call looks for its answer.
+POLL_SECONDS = 0.05
+
+
+@dataclass
+class CachedAnswer:
+    options: list[tuple[str, str]]
+    fetched_at: float
+    folded: list[str] | None = field(default=None, compare=False)
+
+    def folded_labels(self) -> list[str]:
+        """Case-folded labels for filtering, computed once per entry and process."""
+        if self.folded is None:
+            self.folded = [label.casefold() for _value, label in self.options]
+        return self.folded
+
+    def __getstate__(self):  # the folded labels are rebuilt where needed, not shipped
+        return {"options": self.options, "fetched_at": self.fetched_at, "folded": None}
+
+
+def cache_key(item_id: int, item_version: int, datasource_id: int, datasource_version: int,
+              generation: int, evaluated_url: str) -> str:
+    digest = hashlib.sha256(evaluated_url.encode("utf-8")).hexdigest()[:32]
+    return f"opt:{item_id}.{item_version}:{datasource_id}.{datasource_version}.{generation}:{digest}"
+
+
+class _Memo:
+    """A small LRU of entries with their expiry, in this process."""
+
+    def __init__(self, max_entries: int):
+        self.max_entries = max_entries
+        self._data: OrderedDict[str, tuple[float, CachedAnswer]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> CachedAnswer | None:
+        with self._lock:
+            entry = self._data.get(key)
+            if entry is None:
+                return None
+            if entry[0] <= time.time():
+                del self._data[key]
+                return None
+            self._data.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: str, answer: CachedAnswer, expires_at: float) -> None:
+        with self._lock:
+            self._data[key] = (expires_at, answer)
+            self._data.move_to_end(key)
+            while len(self._data) > self.max_entries:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+class ResponseCache:
+    def __init__(self) -> None:
+        self.cache = Cache()
+        self.memo = _Memo(256)
+        self.flights = LocalFlights()
+        self.redis_flights: RedisFlights | None = None
+        self._last_warning = 0.0
+        self._warn_lock = threading.Lock()
+
+    def init_app(self, app) -> None:
+        config = app.config
+        cache_type = config.get("CACHE_TYPE") or "SimpleCache"
+        plugin_config = {
+            "CACHE_TYPE": cache_type,
+            "CACHE_KEY_PREFIX": KEY_PREFIX,
+            "CACHE_DEFAULT_TIMEOUT": 300,
+            "CACHE_THRESHOLD": int(config.get("CONNECT_CACHE_THRESHOLD", 500)),
+        }
+        for key in ("CACHE_REDIS_URL", "CACHE_REDIS_HOST", "CACHE_REDIS_PORT", "CACHE_REDIS_DB",
+                    "CACHE_REDIS_PASSWORD", "CACHE_DIR"):
+            if config.get(key):
+                plugin_config[key] = config[key]
+        if "redis" in cache_type.lower():
+            # Short socket timeouts: a Redis that is down must cost milliseconds, not a
+            # hanging request.
+            plugin_config["CACHE_OPTIONS"] = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+        self.memo = _Memo(int(config.get("CONNECT_MEMO_ENTRIES", 256)))
+        self.cache.init_app(app, config=plugin_config)
+        self.redis_flights = None
+        if "redis" in cache_type.lower() and config.get("CACHE_REDIS_URL"):
+            import redis
+
+            client = redis.Redis.from_url(config["CACHE_REDIS_URL"], socket_timeout=0.5,
+                                          socket_connect_timeout=0.5)
+            self.redis_flights = RedisFlights(client)
+
+    # -- resilient access to the shared backend ----------------------------------
+
+    def _warn(self, what: str, exc: Exception) -> None:
+        with self._warn_lock:
+            now = time.monotonic()
+            if now - self._last_warning < WARN_INTERVAL_SECONDS:
+                return
+            self._last_warning = now
+        log.warning("Connect cache unavailable (%s: %s); answering with direct calls until it is back.",
+                    what, type(exc).__name__)
+
+    def _shared_get(self, key: str) -> CachedAnswer | None:
+        try:
+            value = self.cache.get(key)
+        except Exception as exc:  # any backend failure: degrade, never fail the request
+            self._warn("read", exc)
+            return None
+        return value if isinstance(value, CachedAnswer) else None
+
+    def _shared_set(self, key: str, answer: CachedAnswer, ttl: int) -> None:
+        try:
+            self.cache.set(key, answer, timeout=ttl)
+        except Exception as exc:
+            self._warn("write", exc)
+
+    def _lookup(self, key: str, ttl: int) -> CachedAnswer | None:
+        answer = self.memo.get(key)
+        if answer is not None:
+            return answer
+        answer = self._shared_get(key)
+        if answer is not None:
+            self.memo.put(key, answer, answer.fetched_at + ttl)
+        return answer
+
+    # -- the one entry point -----------------------------------------------------
+
+    def get_or_load(self, key: str, ttl: int, load: Callable[[], list[tuple[str, str]]],
+                    lock_seconds: float) -> tuple[CachedAnswer, bool]:
+        """The cached answer for ``key`` (and True), or ``load()``'s fresh one (and
+        False). ``load`` raising means nothing is stored."""
+        if ttl <= 0:
+            return CachedAnswer(load(), time.time()), False
+        answer = self._lookup(key, ttl)
+        if answer is not None:
+            return answer, True
+        with self.flights.hold(key):
+            answer = self._lookup(key, ttl)
+            if answer is not None:
+                return answer, True
+            token = self._acquire_shared(key, lock_seconds)
+            if token is None and self.redis_flights is not None:
+                answer = self._wait_for_other_process(key, ttl, lock_seconds)
+                if answer is not None:
+                    return answer, True
+            try:
+                answer = CachedAnswer(load(), time.time())
+                self._shared_set(key, answer, ttl)
+                self.memo.put(key, answer, answer.fetched_at + ttl)
+                return answer, False
+            finally:
+                if token:
+                    self._release_shared(key, token)
+
+    def _acquire_shared(self, key: str, lock_seconds: float) -> str | None:
+        if self.redis_flights is None:
+            return None
+        try:
+            return self.redis_flights.acquire(key, lock_seconds)
+        except Exception as exc:
+            self._warn("lock", exc)
+            return ""  # falsy: proceed with a direct call, nothing to release
+
+    def _release_shared(self, key: str, token: str) -> None:
+        try:
+            self.redis_flights.release(key, token)
+        except Exception as exc:
+            self._warn("unlock", exc)
+
+    def _wait_for_other_process(self, key: str, ttl: int, lock_seconds: float) -> CachedAnswer | None:
+        """Another process holds the lock: wait for its answer. None when it gave up
+        (failure, crash) so this caller makes the call itself."""
+        deadline = time.monotonic() + lock_seconds
+        while time.monotonic() < deadline:
+            answer = self._lookup(key, ttl)
+            if answer is not None:
+                return answer
+            try:
+                if not self.redis_flights.held(key):
+                    return self._lookup(key, ttl)
+            except Exception as exc:
+                self._warn("lock", exc)
+                return None
+            time.sleep(POLL_SECONDS)
+        return None
+
+    def clear_local(self) -> None:
+        self.memo.clear()

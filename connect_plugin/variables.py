@@ -1,0 +1,66 @@
+"""The values that a query's variables take for one request.
+
+Values being edited but not yet saved (``deps.<field>``) win over the issue's stored
+ones, so a field refreshes as soon as the field it depends on changes on screen.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .host import HostIssue, HostUser
+
+Value = str | list[str] | None
+
+
+def snapshot_values(snapshot: Any) -> Value:
+    """The value(s) of a stored connected-field snapshot ({"value", "label"} or a list)."""
+    if snapshot is None:
+        return None
+    if isinstance(snapshot, list):
+        values = [str(s["value"]) for s in snapshot if isinstance(s, dict) and s.get("value") not in (None, "")]
+        return values or None
+    if isinstance(snapshot, dict):
+        value = snapshot.get("value")
+        return None if value in (None, "") else str(value)
+    return str(snapshot)
+
+
+def _dep(deps: Mapping[str, Value], name: str) -> tuple[bool, Value]:
+    if name in deps:
+        value = deps[name]
+        if isinstance(value, list):
+            value = [v for v in value if v not in (None, "")] or None
+        return True, value
+    return False, None
+
+
+def build_values(variables: frozenset[str], *, issue: HostIssue | None, user: HostUser,
+                 deps: Mapping[str, Value], user_input: str | None) -> dict[str, Value]:
+    """Map each canonical variable name (``issue.summary``, ``userInput``, ...) to its value."""
+    values: dict[str, Value] = {}
+    fields = issue.fields if issue else {}
+    for name in variables:
+        if name == "userInput":
+            values[name] = user_input or ""
+        elif name.startswith("currentUser."):
+            attr = name.split(".", 1)[1]
+            values[name] = {
+                "accountId": user.account_id, "displayName": user.display_name,
+                "emailAddress": user.email_address,
+            }.get(attr, "")
+        elif name.startswith("issue."):
+            field = name.split(".", 1)[1]
+            given, value = _dep(deps, field)
+            if not given:
+                if field == "key":
+                    value = issue.key if issue else None
+                elif field == "project":
+                    value = issue.project if issue else None
+                elif field.startswith("connected_item_"):
+                    value = snapshot_values(fields.get(field))
+                else:
+                    raw = fields.get(field)
+                    value = None if raw is None else str(raw)
+            values[name] = value
+    return values

@@ -1,0 +1,18 @@
+"""The blueprint's routes: the JSON API and the admin pages."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from werkzeug.exceptions import HTTPException
+
+from ..errors import ConnectError
+from . import admin_datasources, admin_items, api_datasources, api_items
+from .guards import check_csrf, handle_error, handle_http_error
+
+
+def register_views(bp: Blueprint) -> None:
+    bp.before_request(check_csrf)
+    bp.register_error_handler(ConnectError, handle_error)
+    bp.register_error_handler(HTTPException, handle_http_error)
+    for module in (api_datasources, api_items, admin_datasources, admin_items):
+        module.register(bp)

@@ -1,0 +1,5 @@
+"""Admin pages (being written)."""
+
+
+def register(bp):
+    pass

@@ -1,0 +1,136 @@
+"""JSON API: connected items, their options, the configuration tester."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from .. import item_service as service
+from .. import options as options_service
+from ..errors import Forbidden, MissingDependency, NotFound, ValidationError
+from ..extension import session, state
+from ..host import HostIssue
+from .api_datasources import json_body
+from .guards import actor, api_admin, api_user, current_user
+
+
+@api_admin
+def list_items():
+    return jsonify([service.serialize(item) for item in service.list_all(session())])
+
+
+@api_admin
+def create_item():
+    db = session()
+    item = service.create(db, json_body(), actor=actor())
+    db.commit()
+    return jsonify(service.serialize(item)), 201
+
+
+@api_admin
+def get_item(item_id: int):
+    return jsonify(service.serialize(service.get(session(), item_id)))
+
+
+@api_admin
+def patch_item(item_id: int):
+    db = session()
+    item = service.update(db, service.get(db, item_id), json_body(), actor=actor())
+    db.commit()
+    return jsonify(service.serialize(item))
+
+
+@api_admin
+def delete_item(item_id: int):
+    db = session()
+    service.delete(db, service.get(db, item_id), actor=actor())
+    db.commit()
+    return "", 204
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError(f"{name} must be a whole number.", {name: f"{name} must be a whole number."}) from None
+    if not low <= value <= high:
+        raise ValidationError(f"{name} must be between {low} and {high}.", {name: f"between {low} and {high}"})
+    return value
+
+
+def read_deps() -> dict:
+    deps = {}
+    for key in request.args:
+        if key.startswith("deps."):
+            values = request.args.getlist(key)
+            deps[key[5:]] = values if len(values) > 1 else values[0]
+    return deps
+
+
+def issue_for_user(key: str | None) -> HostIssue | None:
+    """The issue named in the request, when the user may edit it."""
+    if not key:
+        return None
+    host = state().host
+    issue = host.get_issue(key)
+    if issue is None:
+        raise NotFound(f"There is no issue {key}.")
+    if not host.can_edit_issue(current_user(), issue.key):
+        raise Forbidden(f"You may not edit {issue.key}.")
+    return issue
+
+
+@api_user
+def item_options(item_id: int):
+    db = session()
+    item = service.get(db, item_id)
+    issue = issue_for_user(request.args.get("issue"))
+    limit = _int_arg("limit", options_service.DEFAULT_LIMIT, 1, options_service.MAX_LIMIT)
+    offset = _int_arg("offset", 0, 0, 10**9)
+    try:
+        page = options_service.options_for(
+            state(), db, item, issue=issue, user=current_user(), deps=read_deps(),
+            query_text=request.args.get("q"), limit=limit, offset=offset,
+        )
+    except MissingDependency as exc:
+        # Not an error: the field waits for another one to be filled in.
+        return jsonify({"options": [], "total": 0, "cached": False, "missing": exc.field, "message": exc.message})
+    return jsonify(page.as_json())
+
+
+@api_admin
+def test_item(item_id: int):
+    """The configuration tester: one uncached evaluation, every step shown."""
+    db = session()
+    item = service.get(db, item_id)
+    body = request.get_json(silent=True) or {}
+    host = state().host
+    issue = None
+    if body.get("issue"):
+        issue = host.get_issue(str(body["issue"]))
+        if issue is None:
+            raise ValidationError("There is no such issue.", {"issue": f"There is no issue {body['issue']}."})
+    user = current_user()
+    if body.get("user"):
+        user = host.find_user(str(body["user"]))
+        if user is None:
+            raise ValidationError("There is no such user.", {"user": f"There is no user {body['user']}."})
+    deps = body.get("deps") or {}
+    if not isinstance(deps, dict):
+        raise ValidationError("deps must be an object.", {"deps": "deps must map field names to values."})
+    result = options_service.trace(state(), db, item, issue=issue, user=user,
+                                   deps={str(k): v for k, v in deps.items()}, query_text=body.get("q"))
+    return jsonify(result)
+
+
+def register(bp: Blueprint) -> None:
+    rule = bp.add_url_rule
+    rule("/api/items", view_func=list_items, methods=["GET"])
+    rule("/api/items", view_func=create_item, methods=["POST"])
+    rule("/api/items/<int:item_id>", view_func=get_item, methods=["GET"])
+    rule("/api/items/<int:item_id>", view_func=patch_item, methods=["PATCH"])
+    rule("/api/items/<int:item_id>", view_func=delete_item, methods=["DELETE"])
+    rule("/api/items/<int:item_id>/options", view_func=item_options, methods=["GET"])
+    rule("/api/items/<int:item_id>/test", view_func=test_item, methods=["POST"])

@@ -1,0 +1,119 @@
+"""Who may call what, CSRF, and turning typed errors into answers.
+
+Every route of the blueprint declares its audience with one of the decorators
+below; ``tests/test_authz_matrix.py`` fails for a route that declares none.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Callable
+
+from flask import abort, g, jsonify, redirect, render_template, request
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms import ValidationError as WTFValidationError
+
+from ..errors import ConnectError, Forbidden, Unauthorized
+from ..extension import state
+from ..host import HostUser
+
+log = logging.getLogger("connect_plugin.views")
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def current_user() -> HostUser | None:
+    if "connect_user" not in g:
+        g.connect_user = state().host.current_user()
+    return g.connect_user
+
+
+def actor() -> str:
+    user = current_user()
+    return user.account_id if user else "anonymous"
+
+
+def _is_api() -> bool:
+    return "/api/" in request.path
+
+
+def api_user(view: Callable) -> Callable:
+    """JSON route for any logged-in user: 401 otherwise."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_user() is None:
+            raise Unauthorized("Log in first: send the session cookie or HTTP Basic credentials.")
+        return view(*args, **kwargs)
+
+    wrapper.connect_audience = "user"
+    return wrapper
+
+
+def api_admin(view: Callable) -> Callable:
+    """JSON route for admins: 401 when not logged in, 403 when not an admin."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        user = current_user()
+        if user is None:
+            raise Unauthorized("Log in first: send the session cookie or HTTP Basic credentials.")
+        if not user.is_admin:
+            raise Forbidden("Only administrators may manage datasources and connected items.")
+        return view(*args, **kwargs)
+
+    wrapper.connect_audience = "admin"
+    return wrapper
+
+
+def page_admin(view: Callable) -> Callable:
+    """Admin page: a visitor who is not logged in goes to the login page, others get 403."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        user = current_user()
+        if user is None:
+            return redirect(state().host.login_url(request.full_path.rstrip("?")))
+        if not user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    wrapper.connect_audience = "admin"
+    return wrapper
+
+
+def public(view: Callable) -> Callable:
+    """Routes anyone may read (static assets, the API description)."""
+    view.connect_audience = "public"
+    return view
+
+
+def check_csrf() -> None:
+    """Unsafe methods need a CSRF token, except calls authenticated with HTTP Basic
+    (scripts, as in Jira's REST API), which no browser sends on its own here."""
+    if request.method in SAFE_METHODS or state().host.request_uses_basic_auth():
+        return
+    token = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token")
+    if token is None and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        token = request.form.get("csrf_token")
+    try:
+        validate_csrf(token)
+    except (WTFValidationError, CSRFError) as exc:
+        raise ConnectError(f"The CSRF token is missing or invalid ({exc}). Reload the page and try again.",
+                           status=400) from None
+
+
+def handle_error(exc: ConnectError):
+    if exc.status >= 500:
+        log.info("%s %s answered %s: %s", request.method, request.path, exc.status, exc.message)
+    if _is_api():
+        return jsonify(exc.to_json()), exc.status
+    return render_template("connect/error.html", error=exc), exc.status
+
+
+def handle_http_error(exc):
+    """JSON for API paths (the API never answers HTML), the host's page otherwise."""
+    if _is_api():
+        return jsonify({"error": exc.description or exc.name}), exc.code
+    return exc

@@ -1,0 +1,65 @@
+"""The host's side of the plugin seam (``connect_plugin.host.HostAdapter``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+from sqlalchemy.orm.attributes import flag_modified
+
+from connect_plugin.host import DEFAULT_ISSUE_FIELDS, HostIssue, HostUser
+
+from .auth import find_user, load_current_user, uses_basic_auth
+from .db import session as db_session
+from .models import Issue, User
+from .permissions import can_edit, issue_by_key
+
+
+def to_host_user(user: User) -> HostUser:
+    return HostUser(account_id=user.username, display_name=user.display_name or user.username,
+                    email_address=user.email or "", is_admin=user.is_admin)
+
+
+def to_host_issue(issue: Issue) -> HostIssue:
+    fields: dict[str, Any] = {
+        "summary": issue.summary,
+        "description": issue.description or "",
+        "reporter": issue.reporter.username if issue.reporter else "",
+    }
+    fields.update(issue.custom_fields or {})
+    return HostIssue(key=issue.key, project=issue.project.key, fields=fields)
+
+
+class ReferenceHostAdapter:
+    def current_user(self) -> HostUser | None:
+        user = load_current_user()
+        return to_host_user(user) if user else None
+
+    def login_url(self, next_url: str) -> str:
+        return url_for("auth.login", next=next_url)
+
+    def can_edit_issue(self, user: HostUser, issue_key: str) -> bool:
+        issue = issue_by_key(issue_key)
+        host_user = find_user(user.account_id) if user else None
+        return issue is not None and can_edit(host_user, issue)
+
+    def get_issue(self, issue_key: str) -> HostIssue | None:
+        issue = issue_by_key(issue_key)
+        return to_host_issue(issue) if issue else None
+
+    def find_user(self, account_id: str) -> HostUser | None:
+        user = find_user(account_id)
+        return to_host_user(user) if user else None
+
+    def issue_field_names(self) -> tuple[str, ...]:
+        return DEFAULT_ISSUE_FIELDS
+
+    def store_connected_value(self, issue_key: str, item_id: int, snapshot: Any) -> None:
+        issue = issue_by_key(issue_key)
+        fields = dict(issue.custom_fields or {})
+        fields[f"connected_item_{item_id}"] = snapshot
+        issue.custom_fields = fields
+        flag_modified(issue, "custom_fields")
+
+    def request_uses_basic_auth(self) -> bool:
+        return uses_basic_auth()

@@ -1,0 +1,67 @@
+"""The app factory of the reference host."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from connect_plugin.db import Database
+
+from . import auth, issues, rest_api
+from .cli import register_commands
+from .db import close_session
+from .plugins import load_plugins
+from .security_headers import add_security_headers
+from .settings import configure, instance_path
+
+csrf = CSRFProtect()
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=(config or {}).get("INSTANCE_PATH") or instance_path())
+    configure(app, config)
+
+    app.extensions["host_db"] = Database(app.config["DATABASE_URL"])
+    app.extensions["host_login_throttle"] = auth.LoginThrottle()
+    app.teardown_appcontext(close_session)
+
+    csrf.init_app(app)
+
+    @app.before_request
+    def _csrf_unless_basic():
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not auth.uses_basic_auth():
+            csrf.protect()
+
+    app.config.setdefault("CONNECT_BASE_TEMPLATE", "layout.html")
+
+    @app.context_processor
+    def _layout_helpers():
+        return {
+            "host_user": auth.load_current_user,
+            "admin_pages": lambda: [page for manifest in app.extensions.get("host_plugins", [])
+                                    for page in manifest.admin_pages],
+        }
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(issues.bp)
+    app.register_blueprint(rest_api.bp)
+    load_plugins(app)
+    register_commands(app)
+    app.after_request(add_security_headers)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc):
+        if request.path.startswith("/rest/") or "/api/" in request.path:
+            return jsonify({"error": f"The CSRF token is missing or invalid ({exc.description}). "
+                                     "Send the X-CSRFToken header."}), 400
+        return render_template("error.html", code=400, message=exc.description), 400
+
+    for code in (403, 404, 405):
+        app.register_error_handler(code, _error_page)
+    return app
+
+
+def _error_page(exc):
+    if request.path.startswith("/rest/") or "/api/" in request.path:
+        return jsonify({"error": exc.description}), exc.code
+    return render_template("error.html", code=exc.code, message=exc.description), exc.code

@@ -1,0 +1,93 @@
+"""The host's pages: the issue list and an issue with its fields."""
+
+from __future__ import annotations
+
+import functools
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from connect_plugin import host_api
+from connect_plugin.errors import UpstreamError, ValidationError
+
+from .auth import load_current_user
+from .db import session as db_session
+from .issue_service import apply_fields
+from .models import Issue, Project
+from .permissions import can_edit, issue_by_key, visible_projects
+
+bp = Blueprint("issues", __name__)
+
+
+def login_required(view):
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if load_current_user() is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+class IssueForm(FlaskForm):
+    summary = StringField("Summary", validators=[DataRequired(), Length(max=500)])
+    description = TextAreaField("Description", validators=[Length(max=20000)])
+
+
+@bp.route("/")
+@login_required
+def index():
+    user = load_current_user()
+    projects = visible_projects(user)
+    issues = list(db_session().scalars(
+        select(Issue).where(Issue.project_id.in_([p.id for p in projects])).order_by(Issue.project_id, Issue.number)
+    )) if projects else []
+    return render_template("index.html", projects=projects, issues=issues, user=user)
+
+
+def _connected_form_values(fields: list[dict]) -> dict:
+    values = {}
+    for field in fields:
+        key = field["field_key"]
+        if field["editor"] == "readonly" or key not in request.form and f"{key}__present" not in request.form:
+            continue
+        raw = request.form.getlist(key) if field["editor"] == "multiselect" else request.form.get(key, "")
+        values[key] = [v for v in raw if v] if isinstance(raw, list) else raw
+    return values
+
+
+@bp.route("/browse/<key>", methods=["GET", "POST"])
+@login_required
+def browse(key: str):
+    user = load_current_user()
+    issue = issue_by_key(key)
+    if issue is None:
+        abort(404, f"There is no issue {key}.")
+    if not can_edit(user, issue):
+        abort(403, f"You may not see {issue.key}: you are not a member of project {issue.project.key}.")
+    fields = host_api.connected_fields(issue.project.key)
+    form = IssueForm(obj=issue)
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                apply_fields(issue, user, {"summary": form.summary.data, "description": form.description.data,
+                                           **_connected_form_values(fields)})
+                db_session().commit()
+                flash(f"{issue.key} saved.")
+                return redirect(url_for("issues.browse", key=issue.key))
+            except ValidationError as exc:
+                db_session().rollback()
+                errors, status = exc.fields or {"form": exc.message}, 400
+            except UpstreamError as exc:
+                db_session().rollback()
+                errors, status = {"form": f"Nothing was saved: {exc.message}"}, exc.status
+        else:
+            errors, status = {k: " ".join(v) for k, v in form.errors.items()}, 400
+        issue = issue_by_key(key)
+    return render_template("browse.html", issue=issue, form=form, fields=fields, errors=errors,
+                           values=issue.custom_fields or {}), status

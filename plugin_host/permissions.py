@@ -1,0 +1,30 @@
+"""Who may see and edit what: members edit their projects' issues, admins all."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from .db import session as db_session
+from .models import Issue, Project, User, project_members
+
+
+def visible_projects(user: User) -> list[Project]:
+    query = select(Project).order_by(Project.key)
+    if not user.is_admin:
+        query = query.join(project_members).where(project_members.c.user_id == user.id)
+    return list(db_session().scalars(query))
+
+
+def can_edit(user: User | None, issue: Issue) -> bool:
+    if user is None:
+        return False
+    if user.is_admin:
+        return True
+    return db_session().execute(
+        select(project_members).where(project_members.c.project_id == issue.project_id,
+                                      project_members.c.user_id == user.id)
+    ).first() is not None
+
+
+def issue_by_key(key: str) -> Issue | None:
+    return db_session().scalar(select(Issue).where(Issue.key == key.upper()))
