@@ -26,13 +26,17 @@ bp = Blueprint("auth", __name__)
 
 FAILURE_WINDOW_SECONDS = 15 * 60
 MAX_FAILURES = 5
+# Many people can share one address (an office behind NAT, a proxy): the per-address
+# limit only stops a single source from trying many names.
+MAX_FAILURES_PER_ADDRESS = 50
 
 
 class LoginThrottle:
     """Counts recent failures per user name and per address in this process."""
 
-    def __init__(self, window: float = FAILURE_WINDOW_SECONDS, limit: int = MAX_FAILURES):
-        self.window, self.limit = window, limit
+    def __init__(self, window: float = FAILURE_WINDOW_SECONDS, limit: int = MAX_FAILURES,
+                 address_limit: int = MAX_FAILURES_PER_ADDRESS):
+        self.window, self.limit, self.address_limit = window, limit, address_limit
         self._failures: dict[str, deque] = defaultdict(deque)
         self._lock = threading.Lock()
 
@@ -45,7 +49,8 @@ class LoginThrottle:
     def blocked(self, username: str, address: str) -> bool:
         now = time.monotonic()
         with self._lock:
-            return any(len(self._recent(k, now)) >= self.limit for k in (f"u:{username.lower()}", f"a:{address}"))
+            return (len(self._recent(f"u:{username.lower()}", now)) >= self.limit
+                    or len(self._recent(f"a:{address}", now)) >= self.address_limit)
 
     def failed(self, username: str, address: str) -> None:
         now = time.monotonic()

@@ -28,8 +28,12 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
 
     @app.before_request
-    def _csrf_unless_basic():
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not auth.uses_basic_auth():
+    def _csrf_for_session_calls():
+        # Unsafe calls riding on the login cookie need the token. Basic-authenticated
+        # calls carry no cookie to abuse; anonymous calls are refused with 401 by the
+        # route itself (the login form checks its own token).
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not auth.uses_basic_auth() \
+                and auth.load_current_user() is not None:
             csrf.protect()
 
     app.config.setdefault("CONNECT_BASE_TEMPLATE", "layout.html")

@@ -90,10 +90,11 @@ def public(view: Callable) -> Callable:
 
 
 def check_csrf() -> None:
-    """Unsafe methods need a CSRF token, except calls authenticated with HTTP Basic
-    (scripts, as in Jira's REST API), which no browser sends on its own here."""
-    if request.method in SAFE_METHODS or state().host.request_uses_basic_auth():
-        return
+    """Unsafe methods made with the login session need a CSRF token. Calls
+    authenticated with HTTP Basic (scripts, as in Jira's REST API) need none: the
+    host never asks browsers for Basic credentials, so none are sent on their own."""
+    if request.method in SAFE_METHODS or state().host.request_uses_basic_auth() or current_user() is None:
+        return  # anonymous calls get their 401 (or the login redirect) from the route
     token = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token")
     if token is None and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         token = request.form.get("csrf_token")

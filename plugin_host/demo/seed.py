@@ -1,0 +1,183 @@
+"""Registers the demo's sample API, once, with everything a newcomer needs to try it.
+
+``seed_demo(app, base_url)`` creates, when the datasource "Demo Assets API" does not
+exist yet:
+
+* users ``admin`` (admin, password ``admin``), ``alice`` and ``bob`` (members, passwords
+  ``alice`` and ``bob``) — existing users are left as they are;
+* the project DEMO with alice and bob as members, and issues DEMO-1 to DEMO-3;
+* the datasource (API key in the ``X-Api-Key`` header) and six connected items shown
+  on DEMO issues: Asset, Asset search, Continent, Country (depends on Continent),
+  Related issues and Asset owner (read-only).
+
+When the datasource exists it changes nothing but its URLs, which follow the sample
+API's port (a new one each run), and clears its cached answers when they changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from .upstream import API_KEY, API_KEY_HEADER
+
+DATASOURCE_NAME = "Demo Assets API"
+PROJECT_KEY = "DEMO"
+ACTOR = "demo-seed"
+
+USERS = (
+    # username, password, admin, email, display name
+    ("admin", "admin", True, "admin@example.com", "Ada Admin"),
+    ("alice", "alice", False, "alice@example.com", "Alice Martin"),
+    ("bob", "bob", False, "bob@example.com", "Bob Keller"),
+)
+LOGINS = tuple((name, password, admin) for name, password, admin, _email, _display in USERS)
+
+ISSUES = (
+    # reporter, summary, description
+    ("alice", "Set up a new laptop for Alice's onboarding",
+     "Pick the Asset she will use: the list comes live from the sample API, filtered by the e-mail "
+     "of whoever edits the issue. Then choose a Continent and a Country for the shipping address."),
+    ("bob", "Laptop C02XK1 does not charge any more",
+     "The read-only field Asset owner looks the serial number in this summary up in the sample API; "
+     "Related issues searches it for issues with the same words."),
+    ("admin", "Ship a replacement monitor to the Lyon office",
+     "Choose Europe, then France: the Country list waits for a Continent and reloads when it changes."),
+)
+
+ASSET_OPTIONS = {"path": "$.items[*]", "value": "${row.id}", "label": "${row.name} (${row.serial})"}
+
+
+@dataclass
+class SeedResult:
+    created: bool
+    datasource_id: int
+    items: dict[str, int] = field(default_factory=dict)
+    issues: list[str] = field(default_factory=list)
+    updated_urls: bool = False
+
+
+def _url_check(url: str, field_name: str) -> None:
+    from connect_plugin.outbound import validate_https_url
+
+    validate_https_url(url, field=field_name)
+
+
+def _config_urls(base_url: str) -> dict[str, str]:
+    base = base_url.rstrip("/")
+    parts = urlsplit(base)
+    return {
+        "base_url": base,
+        "health_check_url": f"{base}/health",
+        "documentation_url": f"{parts.scheme}://{parts.netloc}{parts.path}/",
+    }
+
+
+def seed_demo(app: Flask, base_url: str) -> SeedResult:
+    """Register the sample API at ``base_url`` (``https://127.0.0.1:<port>/api``) once;
+    on later runs only follow its URL. Safe to call on every start."""
+    with app.app_context():
+        from connect_plugin import datasource_service
+        from connect_plugin.extension import session as plugin_session
+        from connect_plugin.extension import state
+        from connect_plugin.models import Datasource
+
+        db = plugin_session()
+        existing = db.scalar(select(Datasource).where(func.lower(Datasource.name) == DATASOURCE_NAME.lower()))
+        if existing is not None:
+            return _follow_url(db, existing, base_url, state().box)
+
+        issues = _seed_host()
+        box = state().box
+        datasource = datasource_service.create(db, {
+            "name": DATASOURCE_NAME,
+            "type": "rest",
+            "config": {**_config_urls(base_url), "cache_ttl_seconds": 60, "timeout_seconds": 10},
+            "auth": {"mode": "api_key", "location": "header", "key": API_KEY_HEADER, "value": API_KEY},
+        }, box=box, url_check=_url_check, actor=ACTOR)
+        items = _seed_items(db, datasource.id)
+        db.commit()
+        return SeedResult(created=True, datasource_id=datasource.id, items=items, issues=issues)
+
+
+def _follow_url(db, datasource, base_url: str, box) -> SeedResult:
+    from connect_plugin import datasource_service
+    from connect_plugin.models import ConnectedItem
+
+    wanted = _config_urls(base_url)
+    changed = {k: v for k, v in wanted.items() if datasource.config.get(k) != v}
+    if changed:
+        datasource_service.update(db, datasource, {"config": changed}, box=box, url_check=_url_check, actor=ACTOR)
+        datasource_service.clear_cache(db, datasource)
+        db.commit()
+    items = {item.name: item.id for item in db.scalars(
+        select(ConnectedItem).where(ConnectedItem.datasource_id == datasource.id))}
+    return SeedResult(created=False, datasource_id=datasource.id, items=items, updated_urls=bool(changed))
+
+
+def _seed_host() -> list[str]:
+    """Users, the DEMO project and its issues, in the host's own session (committed
+    before the plugin writes: with SQLite both share one file)."""
+    from plugin_host import issue_service
+    from plugin_host.db import session as host_session
+    from plugin_host.models import Issue, Project, User
+
+    db = host_session()
+    users = {}
+    for username, password, admin, email, display_name in USERS:
+        user = db.scalar(select(User).where(func.lower(User.username) == username))
+        if user is None:
+            user = User(username=username, is_admin=admin, email=email, display_name=display_name)
+            user.set_password(password)
+            db.add(user)
+        users[username] = user
+    db.flush()
+
+    project = db.scalar(select(Project).where(Project.key == PROJECT_KEY))
+    if project is None:
+        project = issue_service.create_project(PROJECT_KEY, "Demo", ["alice", "bob"])
+    else:
+        for username in ("alice", "bob"):
+            if users[username] not in project.members:
+                project.members.append(users[username])
+    keys = []
+    has_issues = db.scalar(select(func.count()).select_from(Issue).where(Issue.project_id == project.id))
+    if not has_issues:
+        for reporter, summary, description in ISSUES:
+            issue = issue_service.create_issue(project, users[reporter],
+                                               {"summary": summary, "description": description})
+            keys.append(issue.key)
+    db.commit()
+    return keys
+
+
+def _seed_items(db, datasource_id: int) -> dict[str, int]:
+    from connect_plugin import item_service
+    from connect_plugin.models import ConnectedItem
+
+    ids: dict[str, int] = {}
+
+    def item(name: str, editor: str, query: str, options: dict[str, str]) -> int:
+        found = db.scalar(select(ConnectedItem).where(func.lower(ConnectedItem.name) == name.lower()))
+        if found is None:
+            found = item_service.create(db, {
+                "name": name, "datasource_id": datasource_id, "editor": editor, "query": query,
+                "options": options, "projects": [PROJECT_KEY],
+            }, actor=ACTOR)
+        ids[name] = found.id
+        return found.id
+
+    item("Asset", "select", "/assets?owner=$currentUser.emailAddress", ASSET_OPTIONS)
+    item("Asset search", "autocomplete", "/assets?q=$userInput", ASSET_OPTIONS)
+    continent = item("Continent", "select", "/continents",
+                     {"path": "$[*]", "value": "${row.code}", "label": "${row.name}"})
+    item("Country", "select", f"/countries?continent=$issue.connected_item_{continent}",
+         {"path": "$.countries[*]", "value": "${row.code}", "label": "${row.name}"})
+    item("Related issues", "multiselect", "/search?jql=$issue.summary",
+         {"path": "$.issues[*]", "value": "${row.key}", "label": "${row.key}: ${row.fields.summary}"})
+    item("Asset owner (read-only)", "readonly", "/assets?q=$issue.summary",
+         {"path": "$.items[*]", "value": "${row.id}", "label": "${row.owner}"})
+    return ids

@@ -1,0 +1,156 @@
+"""Shared fixtures: the reference host on a fresh database, users and a project,
+and loopback HTTPS upstreams whose CA the host trusts through CONNECT_CA_BUNDLE.
+
+Network rule for the whole suite: tests contact only servers they start on
+loopback (127.0.0.1, ::1).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from tests.support.https_servers import HTTPSServer, make_ca, write_ca_pem
+
+SECRET_KEYS = Fernet.generate_key().decode()
+
+
+def basic(username: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+ADMIN = basic("admin", "admin-pw")
+ALICE = basic("alice", "alice-pw")
+BOB = basic("bob", "bob-pw")
+CAROL = basic("carol", "carol-pw")  # a user in no project
+
+
+@pytest.fixture(scope="session")
+def ca():
+    return make_ca()
+
+
+@pytest.fixture(scope="session")
+def ca_bundle(ca, tmp_path_factory) -> str:
+    return write_ca_pem(ca, tmp_path_factory.mktemp("ca") / "ca.pem")
+
+
+@pytest.fixture
+def make_app(tmp_path, monkeypatch, ca_bundle):
+    """Build a host app with its own instance folder and database; migrations applied."""
+    from plugin_host import create_app
+    from plugin_host.migrations_runner import upgrade_all
+
+    created = []
+
+    def build(**overrides):
+        instance = tmp_path / f"instance{len(created)}"
+        monkeypatch.setenv("INSTANCE_PATH", str(instance))
+        config = {
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path}/connect.db",
+            "SECRET_KEY": "test-secret-key",
+            "CONNECT_SECRET_KEYS": SECRET_KEYS,
+            "CONNECT_CA_BUNDLE": ca_bundle,
+            "CONNECT_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "CONNECT_BUSY_WAIT_SECONDS": 0.5,
+        }
+        config.update(overrides)
+        app = create_app(config)
+        with app.app_context():
+            upgrade_all(app)
+        created.append(app)
+        return app
+
+    yield build
+    for app in created:
+        app.extensions["connect"].db.dispose()
+        app.extensions["host_db"].dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def create_user(app, name, password, *, admin=False, email="", display_name=""):
+    args = ["users", "create", name, "--password", password]
+    if admin:
+        args.append("--admin")
+    if email:
+        args += ["--email", email]
+    if display_name:
+        args += ["--display-name", display_name]
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture
+def people(app):
+    """admin; alice and bob in project DEMO; carol in no project; one issue DEMO-1."""
+    create_user(app, "admin", "admin-pw", admin=True, email="admin@example.com", display_name="Ada Admin")
+    create_user(app, "alice", "alice-pw", email="alice@example.com", display_name="Alice Doe")
+    create_user(app, "bob", "bob-pw", email="bob@example.com", display_name="Bob Roe")
+    create_user(app, "carol", "carol-pw", email="carol@example.com", display_name="Carol Poe")
+    client = app.test_client()
+    assert client.post("/rest/api/2/project", headers=ADMIN,
+                       json={"key": "DEMO", "name": "Demo", "members": ["alice", "bob"]}).status_code == 201
+    response = client.post("/rest/api/2/issue", headers=ALICE,
+                           json={"fields": {"project": {"key": "DEMO"}, "summary": "Laptop for Alice"}})
+    assert response.status_code == 201, response.json
+    return app
+
+
+@pytest.fixture
+def upstream(ca):
+    """A loopback HTTPS API; tests fill ``upstream.routes``."""
+    server = HTTPSServer(ca, {})
+    server.start()
+    yield server
+    server.stop()
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
+        re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def login(client, username: str, password: str):
+    page = client.get("/login")
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": csrf_from(page.get_data(as_text=True))})
+
+
+def make_datasource(client, base_url: str, *, name="Assets API", auth=None, **config):
+    response = client.post("/plugins/connect/api/datasources", headers=ADMIN, json={
+        "name": name, "type": "rest", "config": {"base_url": base_url, **config},
+        "auth": auth or {"mode": "none"},
+    })
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def make_item(client, datasource_id: int, **fields):
+    body = {"name": "Asset", "datasource_id": datasource_id, "editor": "select", "query": "/assets",
+            "options": {"path": "$.items[*]", "value": "${row.id}", "label": "${row.name}"}}
+    body.update(fields)
+    response = client.post("/plugins/connect/api/items", headers=ADMIN, json=body)
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
