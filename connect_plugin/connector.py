@@ -17,7 +17,7 @@ from .errors import UpstreamError
 from .inflight import InflightLimiter
 from .models import Datasource
 from .outbound import OutboundClient, UpstreamResponse, raise_for_status
-from .query import join_url, set_query_param
+from .query import join_url
 
 
 @dataclass
@@ -71,14 +71,13 @@ class Connector:
 
     def _send(self, url: str) -> UpstreamResponse:
         credentials = self.mode.credentials(self.datasource.auth_config, self.secrets, self.context)
-        for name, value in credentials.params.items():
-            # A key in the query string replaces any parameter of the same name that
-            # the admin's query wrote, so it is never sent twice.
-            url = set_query_param(url, name, value)
+        # A key in the query string replaces any parameter of the same name that the
+        # admin's query wrote (never sent twice), and like auth headers it goes only to
+        # the datasource's own origin: the client drops it on a cross-origin redirect.
         return self.client.request(
             "GET", url, source=self.source, timeout_seconds=self.timeout,
             headers={"Accept": "application/json"}, auth_headers=credentials.headers,
-            secrets=tuple(self.secrets.values()) + credentials.secret_values,
+            auth_params=credentials.params, secrets=tuple(self.secrets.values()) + credentials.secret_values,
         )
 
     def test(self) -> TestResult:

@@ -1,0 +1,56 @@
+"""Outbound HTTP: the only way the plugin reaches an upstream API.
+
+* :class:`OutboundPolicy` — allow list, trust store and limits, from the Flask config.
+* :class:`OutboundClient` — HTTPS calls with the address guard at connect time,
+  verified TLS, manual redirects, one deadline per call and a size cap.
+* :mod:`.guard` — pure URL and address checks (save-time validation).
+* :mod:`.redact` — keeps secrets out of messages, URLs and logs.
+"""
+
+from .client import (
+    GuardedAdapter,
+    GuardedHTTPSConnection,
+    OutboundClient,
+    UpstreamResponse,
+    build_ssl_context,
+    raise_for_status,
+)
+from .guard import (
+    address_is_public,
+    check_address,
+    is_allowed,
+    parse_ip_literal,
+    refuse_literal_private_host,
+    validate_https_url,
+)
+from .policy import OutboundPolicy
+from .redact import (
+    RedactingFilter,
+    Redactor,
+    install_log_redaction,
+    redact_known,
+    redact_url,
+    register_secret,
+)
+
+__all__ = [
+    "GuardedAdapter",
+    "GuardedHTTPSConnection",
+    "OutboundClient",
+    "OutboundPolicy",
+    "RedactingFilter",
+    "Redactor",
+    "UpstreamResponse",
+    "address_is_public",
+    "build_ssl_context",
+    "check_address",
+    "install_log_redaction",
+    "is_allowed",
+    "parse_ip_literal",
+    "raise_for_status",
+    "redact_known",
+    "redact_url",
+    "refuse_literal_private_host",
+    "register_secret",
+    "validate_https_url",
+]
