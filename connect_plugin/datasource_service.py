@@ -80,7 +80,7 @@ def serialize(datasource: Datasource, box: SecretBox) -> dict[str, Any]:
     return data
 
 
-def _clean_name(session: Session, raw: Any, current: Datasource | None) -> str:
+def clean_name(session: Session, raw: Any, current: Datasource | None) -> str:
     if not isinstance(raw, str) or not raw.strip():
         raise ValidationError("The datasource settings are not valid.", {"name": "Name is required."})
     name = raw.strip()
@@ -123,7 +123,7 @@ def create(session: Session, payload: Any, *, box: SecretBox, url_check: UrlChec
     errors: dict[str, str] = {}
     name = type_cls = config = None
     try:
-        name = _clean_name(session, payload.get("name"), None)
+        name = clean_name(session, payload.get("name"), None)
     except ValidationError as exc:
         errors.update(exc.fields)
     try:
@@ -165,7 +165,7 @@ def update(session: Session, datasource: Datasource, payload: Any, *, box: Secre
     name = datasource.name
     if "name" in payload:
         try:
-            name = _clean_name(session, payload["name"], datasource)
+            name = clean_name(session, payload["name"], datasource)
         except ValidationError as exc:
             errors.update(exc.fields)
     config = datasource.config

@@ -22,8 +22,9 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, ContextManager
 
 from flask_caching import Cache
 
@@ -163,14 +164,25 @@ class ResponseCache:
     # -- the one entry point -----------------------------------------------------
 
     def get_or_load(self, key: str, ttl: int, load: Callable[[], list[tuple[str, str]]],
-                    lock_seconds: float) -> tuple[CachedAnswer, bool]:
+                    lock_seconds: float, gate: Callable[[], ContextManager] | None = None,
+                    ) -> tuple[CachedAnswer, bool]:
         """The cached answer for ``key`` (and True), or ``load()``'s fresh one (and
-        False). ``load`` raising means nothing is stored."""
+        False). ``load`` raising means nothing is stored.
+
+        ``gate`` (e.g. the datasource's slot of the in-flight limiter) is entered on
+        a miss, before waiting for another caller's call to the same key: a waiter
+        holds a thread as much as a caller does, so it must count too, or a hanging
+        API would gather every thread behind one key."""
         if ttl <= 0:
             return CachedAnswer(load(), time.time()), False
         answer = self._lookup(key, ttl)
         if answer is not None:
             return answer, True
+        with gate() if gate is not None else nullcontext():
+            return self._load_once(key, ttl, load, lock_seconds)
+
+    def _load_once(self, key: str, ttl: int, load: Callable[[], list[tuple[str, str]]],
+                   lock_seconds: float) -> tuple[CachedAnswer, bool]:
         with self.flights.hold(key):
             answer = self._lookup(key, ttl)
             if answer is not None:

@@ -10,7 +10,6 @@ from sqlalchemy.orm.attributes import flag_modified
 from connect_plugin.host import DEFAULT_ISSUE_FIELDS, HostIssue, HostUser
 
 from .auth import find_user, load_current_user, uses_basic_auth
-from .db import session as db_session
 from .models import Issue, User
 from .permissions import can_edit, issue_by_key
 

@@ -16,7 +16,7 @@ from connect_plugin.errors import UpstreamError, ValidationError
 from .auth import load_current_user
 from .db import session as db_session
 from .issue_service import apply_fields
-from .models import Issue, Project
+from .models import Issue
 from .permissions import can_edit, issue_by_key, visible_projects
 
 bp = Blueprint("issues", __name__)

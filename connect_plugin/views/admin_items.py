@@ -1,5 +1,130 @@
-"""Admin pages (being written)."""
+"""Admin pages for connected items: the list, the create/edit form with the
+configuration tester, and deletion with a confirmation step."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from .. import datasource_service, forms, item_service
+from .. import options as options_service
+from ..errors import Conflict, ValidationError
+from ..extension import session, state
+from ..models import ConnectedItem
+from .api_items import tester_subjects
+from .guards import actor, page_admin
 
 
-def register(bp):
-    pass
+def _datasource_choices() -> list[tuple[int, str]]:
+    return [(ds.id, ds.name) for ds in datasource_service.list_all(session())]
+
+
+def _dependencies(data: dict) -> list[dict]:
+    """The items this one depends on, for the tester's inputs."""
+    deps = []
+    for dep_id in data["depends_on"]:
+        other = session().get(ConnectedItem, dep_id)
+        deps.append({"key": f"connected_item_{dep_id}", "name": other.name if other else f"Item {dep_id}"})
+    return deps
+
+
+def _render_form(form, item=None, errors=None, other=None, status=200, tester=None, tester_form=None,
+                 tester_errors=None):
+    data = item_service.serialize(item) if item is not None else None
+    deps = _dependencies(data) if data else []
+    return render_template(
+        "connect/item_form.html", form=form, item=data, errors=errors or {}, other_errors=other or [],
+        variables=forms.QUERY_VARIABLES, has_datasources=len(form.datasource_id.choices) > 1,
+        tester=tester, tester_form=tester_form or forms.TesterForm(formdata=None), tester_errors=tester_errors or {},
+        tester_deps=deps, tester_values=request.form if tester is not None or tester_errors else {},
+    ), status
+
+
+@page_admin
+def items_list():
+    items = [item_service.serialize(item) for item in item_service.list_all(session())]
+    return render_template("connect/items_list.html", items=items, editors=item_service.EDITORS)
+
+
+def _save(item=None):
+    form = forms.item_form(_datasource_choices())
+    db = session()
+    try:
+        payload = forms.item_payload(form)
+        if item is None:
+            item = item_service.create(db, payload, actor=actor())
+        else:
+            item = item_service.update(db, item, payload, actor=actor())
+    except ValidationError as exc:
+        db.rollback()
+        errors, other = forms.split_errors(exc.fields, forms.ITEM_ERROR_MAP)
+        if not exc.fields:
+            other.append(exc.message)
+        current = item_service.get(db, item.id) if item is not None else None
+        return _render_form(form, current, errors, other, 400)
+    db.commit()
+    flash(f"Connected item {item.name} saved.")
+    return redirect(url_for(".item_detail", item_id=item.id))
+
+
+@page_admin
+def item_new():
+    if request.method == "POST":
+        return _save()
+    return _render_form(forms.item_form(_datasource_choices(), from_request=False))
+
+
+@page_admin
+def item_detail(item_id: int):
+    item = item_service.get(session(), item_id)
+    if request.method == "POST":
+        return _save(item)
+    return _render_form(forms.item_form(_datasource_choices(), item_service.serialize(item), from_request=False),
+                        item)
+
+
+@page_admin
+def item_test(item_id: int):
+    """The configuration tester without JavaScript (admin.js calls the API instead)."""
+    db = session()
+    item = item_service.get(db, item_id)
+    tester_form = forms.TesterForm()
+    errors: dict[str, str] = {}
+    issue = user = None
+    try:
+        issue, user = tester_subjects(tester_form.issue.data, tester_form.user.data)
+    except ValidationError as exc:
+        errors = exc.fields
+    deps = {key[5:]: value for key, value in request.form.items() if key.startswith("deps.") and value != ""}
+    form = forms.item_form(_datasource_choices(), item_service.serialize(item), from_request=False)
+    if errors:
+        return _render_form(form, item, tester_form=tester_form, tester_errors=errors, status=400)
+    result = options_service.trace(state(), db, item, issue=issue, user=user, deps=deps,
+                                   query_text=tester_form.q.data or None)
+    return _render_form(form, item, tester=result, tester_form=tester_form)
+
+
+@page_admin
+def item_delete(item_id: int):
+    db = session()
+    item = item_service.get(db, item_id)
+    context = {"kind": "connected item", "name": item.name,
+               "cancel_url": url_for(".item_detail", item_id=item.id)}
+    if request.method == "GET":
+        return render_template("connect/confirm_delete.html", error=None, **context)
+    try:
+        item_service.delete(db, item, actor=actor())
+    except Conflict as exc:
+        db.rollback()
+        return render_template("connect/confirm_delete.html", error=exc.message, **context), exc.status
+    db.commit()
+    flash(f"Connected item {context['name']} deleted.")
+    return redirect(url_for(".items_list"))
+
+
+def register(bp: Blueprint) -> None:
+    rule = bp.add_url_rule
+    rule("/admin/items", "items_list", items_list, methods=["GET"])
+    rule("/admin/items/new", "item_new", item_new, methods=["GET", "POST"])
+    rule("/admin/items/<int:item_id>", "item_detail", item_detail, methods=["GET", "POST"])
+    rule("/admin/items/<int:item_id>/test", "item_test", item_test, methods=["POST"])
+    rule("/admin/items/<int:item_id>/delete", "item_delete", item_delete, methods=["GET", "POST"])

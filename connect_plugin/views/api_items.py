@@ -8,7 +8,7 @@ from .. import item_service as service
 from .. import options as options_service
 from ..errors import Forbidden, MissingDependency, NotFound, ValidationError
 from ..extension import session, state
-from ..host import HostIssue
+from ..host import HostIssue, HostUser
 from .api_datasources import json_body
 from .guards import actor, api_admin, api_user, current_user
 
@@ -100,23 +100,33 @@ def item_options(item_id: int):
     return jsonify(page.as_json())
 
 
+def tester_subjects(issue_key, account_id) -> tuple[HostIssue | None, HostUser]:
+    """The issue and user the configuration tester evaluates for (the admin by
+    default); unknown ones are a ValidationError naming the field."""
+    host = state().host
+    errors: dict[str, str] = {}
+    issue = None
+    if issue_key and str(issue_key).strip():
+        issue = host.get_issue(str(issue_key).strip())
+        if issue is None:
+            errors["issue"] = f"There is no issue {str(issue_key).strip()}."
+    user = current_user()
+    if account_id and str(account_id).strip():
+        user = host.find_user(str(account_id).strip())
+        if user is None:
+            errors["user"] = f"There is no user {str(account_id).strip()}."
+    if errors:
+        raise ValidationError("The tester's issue or user does not exist.", errors)
+    return issue, user
+
+
 @api_admin
 def test_item(item_id: int):
     """The configuration tester: one uncached evaluation, every step shown."""
     db = session()
     item = service.get(db, item_id)
     body = request.get_json(silent=True) or {}
-    host = state().host
-    issue = None
-    if body.get("issue"):
-        issue = host.get_issue(str(body["issue"]))
-        if issue is None:
-            raise ValidationError("There is no such issue.", {"issue": f"There is no issue {body['issue']}."})
-    user = current_user()
-    if body.get("user"):
-        user = host.find_user(str(body["user"]))
-        if user is None:
-            raise ValidationError("There is no such user.", {"user": f"There is no user {body['user']}."})
+    issue, user = tester_subjects(body.get("issue"), body.get("user"))
     deps = body.get("deps") or {}
     if not isinstance(deps, dict):
         raise ValidationError("deps must be an object.", {"deps": "deps must map field names to values."})
