@@ -57,15 +57,9 @@ class HostAdapter(Protocol):
     def find_user(self, account_id: str) -> HostUser | None:
         """A user by account id, for the admin's configuration tester."""
 
-    def issue_field_names(self) -> tuple[str, ...]:
-        """The plain issue fields that ``$issue.<field>`` may name."""
-
     def store_connected_value(self, issue_key: str, item_id: int, snapshot: Any) -> None:
         """Persist a connected field's value snapshot on the issue."""
 
     def request_uses_basic_auth(self) -> bool:
         """True when the current request authenticated with HTTP Basic credentials,
         which carry no CSRF token (as with Jira's REST API)."""
-
-
-DEFAULT_ISSUE_FIELDS = ("key", "summary", "description", "project", "reporter")

@@ -7,7 +7,7 @@ from typing import Any
 from flask import url_for
 from sqlalchemy.orm.attributes import flag_modified
 
-from connect_plugin.host import DEFAULT_ISSUE_FIELDS, HostIssue, HostUser
+from connect_plugin.host import HostIssue, HostUser
 
 from .auth import find_user, load_current_user, uses_basic_auth
 from .models import Issue, User
@@ -49,9 +49,6 @@ class ReferenceHostAdapter:
     def find_user(self, account_id: str) -> HostUser | None:
         user = find_user(account_id)
         return to_host_user(user) if user else None
-
-    def issue_field_names(self) -> tuple[str, ...]:
-        return DEFAULT_ISSUE_FIELDS
 
     def store_connected_value(self, issue_key: str, item_id: int, snapshot: Any) -> None:
         issue = issue_by_key(issue_key)

@@ -106,6 +106,12 @@ def test_patch_without_secret_keeps_it_and_mode_change_drops_it(people, upstream
                "client_secret": "s"}}, "auth.token_url", "Only HTTPS URLs are accepted"),
     ({"config": {"health_check_url": "ftp://x/health"}}, "config.health_check_url", "Only HTTPS URLs are accepted"),
     ({"config": {"timeout_seconds": 0}}, "config.timeout_seconds", "between 1 and 300"),
+    # Saved URLs whose host is written as a non-public address are refused at once
+    # (nothing is contacted; names are judged at connect time by the client).
+    ({"config": {"base_url": "https://10.0.0.5/api"}}, "config.base_url", "may not reach"),
+    ({"config": {"health_check_url": "https://169.254.169.254/latest"}}, "config.health_check_url",
+     "may not reach"),
+    ({"config": {"base_url": "https://167772161/api"}}, "config.base_url", "may not reach"),
 ])
 def test_validation_names_the_field(people, body, field, message):
     payload = {"name": "Assets", "type": "rest", "config": {"base_url": "https://127.0.0.1:9/api"},

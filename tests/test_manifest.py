@@ -121,9 +121,6 @@ def test_a_bare_flask_app_can_host_the_plugin(tmp_path):
         def find_user(self, account_id):
             return None
 
-        def issue_field_names(self):
-            return ("key", "summary")
-
         def store_connected_value(self, key, item_id, snapshot):
             pass
 

@@ -18,6 +18,7 @@ from .client import (
 from .guard import (
     address_is_public,
     check_address,
+    check_datasource_url,
     is_allowed,
     parse_ip_literal,
     refuse_literal_private_host,
@@ -44,6 +45,7 @@ __all__ = [
     "address_is_public",
     "build_ssl_context",
     "check_address",
+    "check_datasource_url",
     "install_log_redaction",
     "is_allowed",
     "parse_ip_literal",

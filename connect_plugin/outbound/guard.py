@@ -308,3 +308,10 @@ def refuse_literal_private_host(url: str, policy: OutboundPolicy, field: str | N
         return
     message = blocked_message("This URL", host, ip)
     raise ValidationError(message, fields={field or "url": message})
+
+
+def check_datasource_url(url: object, field: str, policy: OutboundPolicy) -> None:
+    """What a URL that datasources will call must pass when it is saved: HTTPS with a
+    host, and no host written as an address the policy refuses."""
+    validate_https_url(url, field=field)
+    refuse_literal_private_host(str(url), policy, field=field)

@@ -9,7 +9,7 @@ from ..connector import Connector
 from ..datasources import DATASOURCE_TYPES
 from ..errors import SecretUnreadable, ValidationError
 from ..extension import session, state
-from ..outbound import validate_https_url
+from ..outbound import check_datasource_url
 from .guards import actor, api_admin
 
 
@@ -21,7 +21,7 @@ def json_body() -> dict:
 
 
 def url_check(url: str, field: str) -> None:
-    validate_https_url(url, field=field)
+    check_datasource_url(url, field, state().policy)
 
 
 @api_admin

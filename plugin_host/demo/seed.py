@@ -61,9 +61,9 @@ class SeedResult:
 
 
 def _url_check(url: str, field_name: str) -> None:
-    from connect_plugin.outbound import validate_https_url
+    from connect_plugin.views.api_datasources import url_check
 
-    validate_https_url(url, field=field_name)
+    url_check(url, field_name)
 
 
 def _config_urls(base_url: str) -> dict[str, str]:
