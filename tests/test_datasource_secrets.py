@@ -176,3 +176,67 @@ def test_bad_secret_key_setting_stops_start_up_clearly(make_app):
     with pytest.raises(Exception) as caught:
         make_app(CONNECT_SECRET_KEYS="not-a-fernet-key")
     assert "CONNECT_SECRET_KEYS" in str(caught.value) and "key number 1" in str(caught.value)
+
+
+WIZARD_AUTH = {
+    "basic": {"auth_basic_username": "svc", "auth_basic_password": "Pw-wizard-1d4e"},
+    "api_key": {"auth_api_key_location": "header", "auth_api_key_key": "X-Key",
+                "auth_api_key_value": "Key-wizard-9a0b"},
+    "bearer": {"auth_bearer_token": "Token-wizard-5c6f"},
+    "oauth2_client_credentials": {
+        "auth_oauth2_client_credentials_client_id": "cid",
+        "auth_oauth2_client_credentials_client_secret": "Client-wizard-2e7a",
+        "auth_oauth2_client_credentials_client_auth": "client_secret_basic"},
+}
+
+
+@pytest.mark.parametrize("mode", list(WIZARD_AUTH))
+def test_the_wizard_pages_never_show_the_secret(people, upstream, mode):
+    """Create through the wizard, open, save unchanged, test and list: no page and no
+    byte of the database holds the secret in clear."""
+    from tests.conftest import csrf_from, login
+
+    upstream.route("/health", Json({"ok": True}))
+    upstream.route("/token", Json({"access_token": "Access-wizard-4f4f", "token_type": "bearer"}))
+    secret = next(v for k, v in WIZARD_AUTH[mode].items() if k.endswith(("password", "value", "token", "secret")))
+    client = people.test_client()
+    login(client, "admin", "admin-pw")
+    pages: list[str] = []
+
+    def get(url):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        pages.append(response.get_data(as_text=True))
+        return pages[-1]
+
+    def post(url, data):
+        data = {"csrf_token": csrf_from(pages[-1]), **data}
+        response = client.post(url, data=data, follow_redirects=True)
+        pages.append(response.get_data(as_text=True))
+        return response
+
+    get("/plugins/connect/admin/datasources")
+    get("/plugins/connect/admin/datasources/new")
+    get("/plugins/connect/admin/datasources/new/rest")
+    post("/plugins/connect/admin/datasources/new/rest", {"step": "name", "name": f"Wizard {mode}"})
+    auth = dict(WIZARD_AUTH[mode])
+    if mode == "oauth2_client_credentials":
+        auth["auth_oauth2_client_credentials_token_url"] = upstream.url("/token")
+    config = {"name": f"Wizard {mode}", "config_base_url": upstream.url("/api"),
+              "config_health_check_url": upstream.url("/health"), "config_cache_ttl_seconds": "300",
+              "config_timeout_seconds": "10", "config_max_concurrent_calls": "8", "auth_mode": mode, **auth}
+    created = post("/plugins/connect/admin/datasources/new/rest", {"step": "configure", **config})
+    assert created.status_code == 200 and f"Wizard {mode}" in pages[-1]
+    ds_id = client.get("/plugins/connect/api/datasources").json[0]["id"]
+    detail = f"/plugins/connect/admin/datasources/{ds_id}"
+    get(detail)
+    blank = {k: ("" if v == secret else v) for k, v in config.items()}
+    assert post(detail, blank).status_code == 200
+    post(f"{detail}/test", {})
+    assert "Connection OK" in pages[-1] or "HTTP 200" in pages[-1], pages[-1][:2000]
+    get("/plugins/connect/admin/datasources")
+    get("/plugins/connect/admin/audit")
+
+    assert all(secret not in page for page in pages)
+    assert "Access-wizard-4f4f" not in "".join(pages)
+    assert secret.encode() not in db_bytes(people)
