@@ -72,11 +72,13 @@ def browse(key: str):
     form = IssueForm(obj=issue)
     errors: dict[str, str] = {}
     status = 200
+    submitted: dict = {}
     if request.method == "POST":
+        submitted = _connected_form_values(fields)
         if form.validate_on_submit():
             try:
                 apply_fields(issue, user, {"summary": form.summary.data, "description": form.description.data,
-                                           **_connected_form_values(fields)})
+                                           **submitted})
                 db_session().commit()
                 flash(f"{issue.key} saved.")
                 return redirect(url_for("issues.browse", key=issue.key))
@@ -89,5 +91,18 @@ def browse(key: str):
         else:
             errors, status = {k: " ".join(v) for k, v in form.errors.items()}, 400
         issue = issue_by_key(key)
+    values = {**(issue.custom_fields or {}), **_as_snapshots(submitted)}
     return render_template("browse.html", issue=issue, form=form, fields=fields, errors=errors,
-                           values=issue.custom_fields or {}), status
+                           values=values), status
+
+
+def _as_snapshots(submitted: dict) -> dict:
+    """What the user picked on a form that was refused, shaped like stored snapshots
+    so the page shows it again (the field script then loads the real labels)."""
+    shaped = {}
+    for key, raw in submitted.items():
+        if isinstance(raw, list):
+            shaped[key] = [{"value": v, "label": v} for v in raw]
+        else:
+            shaped[key] = {"value": raw, "label": raw} if raw else None
+    return shaped

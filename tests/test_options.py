@@ -347,3 +347,21 @@ def test_upstream_errors_on_options_are_clear(api):
     response = options(client, slow["id"])
     assert response.status_code == 504 and time.monotonic() - started < 2.5
     assert "Assets API" in response.json["error"]
+
+
+def test_issue_page_keeps_what_was_picked_when_a_save_is_refused(api):
+    from tests.conftest import csrf_from, login
+
+    client, ds, upstream = api
+    item = make_item(client, ds["id"])
+    key = f"connected_item_{item['id']}"
+    login(client, "alice", "alice-pw")
+    page = client.get("/browse/DEMO-1").get_data(as_text=True)
+    refused = client.post("/browse/DEMO-1", data={
+        "csrf_token": csrf_from(page), "summary": "Edited summary", "description": "", key: "A-404",
+        f"{key}__present": "1"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert "A-404" in html and "is not one of the options of Asset" in html
+    assert 'value="Edited summary"' in html, "the typed summary is kept"
+    assert client.get("/rest/api/2/issue/DEMO-1", headers=ALICE).json["fields"]["summary"] == "Laptop for Alice"

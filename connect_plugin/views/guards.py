@@ -76,7 +76,7 @@ def page_admin(view: Callable) -> Callable:
         if user is None:
             return redirect(state().host.login_url(request.full_path.rstrip("?")))
         if not user.is_admin:
-            abort(403)
+            abort(403, "Only administrators manage datasources and connected items.")
         return view(*args, **kwargs)
 
     wrapper.connect_audience = "admin"

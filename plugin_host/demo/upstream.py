@@ -159,8 +159,11 @@ def find_assets(owner: str | None, q: str | None) -> list[dict[str, str]]:
     if q and q.strip():
         text = q.strip().lower()
         words = set(_WORD.findall(text))
+        # An exact id matches too: that is how a stored autocomplete value is checked
+        # again when an issue is saved (the value is searched as $userInput).
         rows = [a for a in rows
-                if text in a["name"].lower() or text in a["serial"].lower() or a["serial"].lower() in words]
+                if text == a["id"].lower() or text in a["name"].lower() or text in a["serial"].lower()
+                or a["serial"].lower() in words]
     return rows
 
 

@@ -35,8 +35,21 @@
     });
   }
 
-  function banner(kind, text) {
-    var div = el("div", "banner banner-" + kind, text);
+  /* A result banner: a title line and, optionally, the reason under it. */
+  function banner(kind, title, detail) {
+    var div = el("div", "banner banner-" + kind);
+    div.appendChild(el("p", "connect-banner-title", title));
+    if (detail) div.appendChild(el("p", "connect-banner-detail", detail));
+    return div;
+  }
+
+  /* "Working…" with a spinner, while a call is in flight. */
+  function loading(text) {
+    var div = el("div", "banner banner-info connect-loading");
+    var spinner = el("span", "connect-spinner");
+    spinner.setAttribute("aria-hidden", "true");
+    div.appendChild(spinner);
+    div.appendChild(document.createTextNode(" " + text));
     return div;
   }
 
@@ -76,11 +89,13 @@
 
   /* --- test connection ------------------------------------------------------ */
 
-  function testSentence(result) {
-    if (result.ok) return "Connection OK — HTTP " + result.status + " in " + (result.elapsed_ms || 0) + " ms";
-    var text = "Connection failed: " + (result.error || "no answer");
-    if (result.status !== undefined && result.status !== null) text += " (HTTP " + result.status + ")";
-    return text;
+  function testBanner(result) {
+    if (result.ok) {
+      return banner("ok", "Connection OK — HTTP " + result.status + " in " + (result.elapsed_ms || 0) + " ms");
+    }
+    var title = "Connection failed";
+    if (result.status !== undefined && result.status !== null) title += " — HTTP " + result.status;
+    return banner("error", title, result.error || "No answer came.");
   }
 
   function setupTestConnection() {
@@ -92,15 +107,17 @@
       var button = form.querySelector("button");
       setBusy(button, region, true);
       region.textContent = "";
-      region.appendChild(banner("info", "Testing the connection…"));
+      region.appendChild(loading("Testing the connection…"));
       postJSON(form.dataset.testConnection).then(function (answer) {
         var result = answer.data || {};
-        if (!answer.ok && result.ok === undefined) result = { ok: false, error: result.error || "HTTP " + answer.status };
+        if (!answer.ok && result.ok === undefined) {
+          result = { ok: false, error: result.error || "The host answered HTTP " + answer.status + "." };
+        }
         region.textContent = "";
-        region.appendChild(banner(result.ok ? "ok" : "error", testSentence(result)));
+        region.appendChild(testBanner(result));
       }, function () {
         region.textContent = "";
-        region.appendChild(banner("error", "Connection failed: the server did not answer."));
+        region.appendChild(banner("error", "Connection failed", "The host did not answer."));
       }).then(function () { setBusy(button, region, false); });
     });
   }
@@ -113,7 +130,7 @@
       var count = result.total;
       region.appendChild(banner("ok", "The query worked: " + count + " option" + (count === 1 ? "" : "s") + "."));
     } else {
-      region.appendChild(banner("error", result.error || "The evaluation failed."));
+      region.appendChild(banner("error", "The query failed", result.error || "The evaluation failed."));
     }
     var dl = el("dl", "meta");
     function row(term, value, code) {
@@ -191,18 +208,18 @@
       var button = form.querySelector("button[type=submit]");
       setBusy(button, region, true);
       region.textContent = "";
-      region.appendChild(banner("info", "Running the query…"));
+      region.appendChild(loading("Running the query…"));
       postJSON(form.dataset.itemTester, body).then(function (answer) {
         var data = answer.data || {};
         showTesterErrors(form, answer.ok ? null : data.fields);
         if (answer.ok) renderTrace(region, data);
         else {
           region.textContent = "";
-          region.appendChild(banner("error", data.error || "The test failed (HTTP " + answer.status + ")."));
+          region.appendChild(banner("error", "The test did not run", data.error || "The host answered HTTP " + answer.status + "."));
         }
       }, function () {
         region.textContent = "";
-        region.appendChild(banner("error", "The test failed: the server did not answer."));
+        region.appendChild(banner("error", "The test did not run", "The host did not answer."));
       }).then(function () { setBusy(button, region, false); });
     });
   }

@@ -115,9 +115,23 @@
     });
   };
 
+  /* Forget a pending search and the request in flight (their answers are ignored). */
+  ConnectedField.prototype.cancel = function () {
+    clearTimeout(this.timer);
+    this.seq++;
+    if (this.controller) this.controller.abort();
+    this.controller = null;
+    if (this.root.getAttribute("aria-busy") === "true") {
+      this.busy(false);
+      this.say("", "");
+    }
+  };
+
   ConnectedField.prototype.fail = function (error) {
     this.busy(false);
-    this.say("Could not load options: " + error.message, "error");
+    var text = String(error.message || "").trim();
+    if (text && !/[.!?)]$/.test(text)) text += ".";
+    this.say("Could not load options: " + text, "error");
   };
 
   ConnectedField.prototype.changed = function () {
@@ -175,7 +189,8 @@
       self.say("", "");
       live.hidden = false;
       if (body.message) live.textContent = body.message;
-      else live.textContent = "Live value: " + (body.options.length ? body.options[0].label : "none");
+      else if (body.options.length) live.textContent = "Live value: " + body.options[0].label;
+      else live.textContent = "The API gives no value for this issue now.";
     }, function (error) { self.fail(error); });
   };
 
@@ -197,7 +212,7 @@
     });
     this.input.addEventListener("keydown", function (event) { self.onKey(event); });
     this.input.addEventListener("blur", function () {
-      clearTimeout(self.timer);
+      self.cancel();
       self.close();
       if (self.input.value.trim() === "") self.choose(null);
       else self.input.value = self.chosenLabel;
@@ -307,7 +322,11 @@
         }
         break;
       case "Escape":
+        // Open list: close it and keep the choice. Closed, while editing: undo the
+        // edit. Closed, showing the choice: clear it (the ARIA pattern's option).
+        this.cancel();
         if (open) { event.preventDefault(); this.close(); this.input.value = this.chosenLabel; }
+        else if (this.input.value !== this.chosenLabel) { event.preventDefault(); this.input.value = this.chosenLabel; }
         else if (this.input.value) { event.preventDefault(); this.choose(null); }
         break;
       default:
@@ -344,7 +363,11 @@
       fields.set(field.key, field);
       if (field.editor === "autocomplete") field.setupCombobox();
       else if (field.editor !== "readonly") {
-        root.querySelector("select").addEventListener("change", function () { field.changed(); });
+        root.querySelector("select").addEventListener("change", function () {
+          // A note about the previous value ("…was cleared") is stale once a new one is picked.
+          if (/\bis-info\b/.test(field.status.className) && field.values().length) field.say("", "");
+          field.changed();
+        });
       }
     });
     fields.forEach(function (field) {

@@ -1,0 +1,147 @@
+"""A user (alice) edits DEMO-1 in chromium and picks a value in every editor type:
+a select, a select that depends on another one (it refreshes, and clears a value no
+longer offered), an autocomplete that searches as she types, a multi-select, and a
+read-only field. The values survive a reload; when the API is gone, the stored
+labels still show and each field says what failed."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+
+from tests.browser.conftest import playwright_expect
+from tests.support.https_servers import free_port
+
+pytestmark = pytest.mark.browser
+expect = playwright_expect()
+
+ADMIN = {"Authorization": "Basic " + base64.b64encode(b"admin:admin").decode()}
+
+
+def field(page, demo, name: str):
+    """The field group (label, control, status) of the connected item ``name``."""
+    return page.locator(f"#{demo.field_key(name)}-field")
+
+
+def control(page, demo, name: str):
+    return page.locator(f"#{demo.field_key(name)}")
+
+
+def selected_labels(locator) -> list[str]:
+    return locator.evaluate("(s) => Array.from(s.selectedOptions).map((o) => o.text)")
+
+
+def wait_for_options(locator, at_least: int = 2) -> None:
+    expect(locator.locator("option")).not_to_have_count(0)
+    locator.page.wait_for_function("([s, n]) => s.options.length >= n && s.closest('[aria-busy=true]') === null",
+                                   arg=[locator.element_handle(), at_least])
+
+
+def test_alice_picks_a_value_in_every_editor(page, demo, as_user, shot):
+    as_user("alice")
+    page.goto("/browse/DEMO-1")
+    expect(page.get_by_role("heading", name=re.compile("Set up a new laptop"))).to_be_visible()
+
+    # Select: alice's own assets, live from the sample API.
+    asset = page.get_by_label("Asset", exact=True)
+    wait_for_options(asset, 9)
+    expect(asset.locator("option")).to_have_count(9)  # None + her 8 devices
+    expect(asset.locator("option", has_text="Lenovo ThinkPad")).to_have_count(0)  # bob's
+    asset.select_option(label="MacBook Pro 14 (C02XK1)")
+
+    # Country waits for Continent...
+    country = page.get_by_label("Country", exact=True)
+    country_status = page.locator(f"#{demo.field_key('Country')}-status")
+    expect(country_status).to_have_text("Fill in Continent first.")
+    continent = page.get_by_label("Continent", exact=True)
+    wait_for_options(continent, 7)
+    continent.select_option(label="Europe")
+    # ... refreshes when it is picked ...
+    expect(country.locator("option", has_text="France")).to_have_count(1)
+    expect(country.locator("option", has_text="Japan")).to_have_count(0)
+    expect(country_status).to_be_hidden()
+    country.select_option(label="France")
+    shot("1-europe-france")
+    # ... and clears a value no longer offered when Continent changes.
+    continent.select_option(label="Asia")
+    expect(country.locator("option", has_text="Japan")).to_have_count(1)
+    expect(country.locator("option", has_text="France")).to_have_count(0)
+    expect(country).to_have_value("")
+    expect(country_status).to_contain_text("no longer offered")
+    country.select_option(label="Japan")
+
+    # Autocomplete: searches as she types, a click picks.
+    search = page.get_by_role("combobox", name="Asset search")
+    listbox = page.locator(f"#{demo.field_key('Asset search')}-listbox")
+    search.click()
+    search.press_sequentially("macbook", delay=20)
+    expect(search).to_have_attribute("aria-expanded", "true")
+    expect(listbox.get_by_role("option")).to_have_count(3)
+    expect(listbox).to_contain_text("MacBook Pro 16 (C02YH4)")
+    shot("2-autocomplete")
+    listbox.get_by_role("option", name="MacBook Pro 16 (C02YH4)").click()
+    expect(search).to_have_value("MacBook Pro 16 (C02YH4)")
+    expect(search).to_have_attribute("aria-expanded", "false")
+    expect(page.locator(f"#{demo.field_key('Asset search')}")).to_have_value("A-1041")
+
+    # Multi-select: two related issues.
+    related = page.get_by_label("Related issues", exact=True)
+    wait_for_options(related, 2)
+    related.select_option(["OPS-5", "OPS-21"])
+    assert sorted(selected_labels(related)) == [
+        "OPS-21: Laptop refresh 2024: collect old devices",
+        "OPS-5: Onboarding checklist: laptop, badge and accounts for new hires",
+    ]
+
+    # Read-only: shown, not editable, its live value loaded.
+    owner = field(page, demo, "Asset owner (read-only)")
+    expect(owner.locator("output")).to_be_visible()
+    expect(owner.locator("input:not([type=hidden]), select, textarea")).to_have_count(0)
+    expect(owner.locator("[data-live]")).to_have_text("The API gives no value for this issue now.")
+    shot("3-picked")
+
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save").click()
+    refused = page.locator(".field-error").all_text_contents()
+    assert refused == [], f"the host refused values picked from the options it offered: {refused}"
+    expect(page.get_by_role("status").filter(has_text="DEMO-1 saved.")).to_be_visible()
+
+    # After a reload the stored labels show, and the API agrees.
+    page.reload()
+    expect(page.get_by_label("Asset", exact=True)).to_have_value("A-1001")
+    assert selected_labels(page.get_by_label("Asset", exact=True)) == ["MacBook Pro 14 (C02XK1)"]
+    assert selected_labels(page.get_by_label("Continent", exact=True)) == ["Asia"]
+    assert selected_labels(page.get_by_label("Country", exact=True)) == ["Japan"]
+    expect(page.get_by_role("combobox", name="Asset search")).to_have_value("MacBook Pro 16 (C02YH4)")
+    assert len(selected_labels(page.get_by_label("Related issues", exact=True))) == 2
+    stored = page.request.get("/rest/api/2/issue/DEMO-1").json()["fields"]
+    assert stored[demo.field_key("Asset")] == {"value": "A-1001", "label": "MacBook Pro 14 (C02XK1)"}
+    assert stored[demo.field_key("Country")] == {"value": "JP", "label": "Japan"}
+    assert stored[demo.field_key("Asset search")] == {"value": "A-1041", "label": "MacBook Pro 16 (C02YH4)"}
+    assert {v["value"] for v in stored[demo.field_key("Related issues")]} == {"OPS-5", "OPS-21"}
+
+    # The API goes away: the datasource now points at a port where nothing listens
+    # (a changed datasource also leaves its cached answers behind). The stored labels
+    # still show, and every field says what failed and where.
+    dead = f"https://127.0.0.1:{free_port()}/api"
+    moved = demo.app.test_client().patch(f"/plugins/connect/api/datasources/{demo.seeded.datasource_id}",
+                                         headers=ADMIN, json={"config": {"base_url": dead}})
+    assert moved.status_code == 200, moved.get_data(as_text=True)
+    page.reload()
+    for name in ("Asset", "Continent", "Country", "Related issues", "Asset owner (read-only)"):
+        status = page.locator(f"#{demo.field_key(name)}-status")
+        expect(status).to_contain_text("Could not load options: Demo Assets API")
+        expect(status).to_contain_text("refused")
+    assert selected_labels(page.get_by_label("Asset", exact=True)) == ["MacBook Pro 14 (C02XK1)"]
+    assert selected_labels(page.get_by_label("Country", exact=True)) == ["Japan"]
+    assert len(selected_labels(page.get_by_label("Related issues", exact=True))) == 2
+    expect(page.get_by_role("combobox", name="Asset search")).to_have_value("MacBook Pro 16 (C02YH4)")
+    # Searching says so too.
+    search = page.get_by_role("combobox", name="Asset search")
+    search.fill("")
+    search.press_sequentially("dell", delay=20)
+    expect(page.locator(f"#{demo.field_key('Asset search')}-status")).to_contain_text(
+        "Could not load options: Demo Assets API")
+    shot("4-api-down")
