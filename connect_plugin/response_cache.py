@@ -34,6 +34,11 @@ log = logging.getLogger("connect_plugin.cache")
 
 KEY_PREFIX = "connect:"
 WARN_INTERVAL_SECONDS = 60.0
+# After a failure of the shared backend, how long it is left alone before a retry.
+RETRY_SECONDS = 2.0
+# Socket timeouts of the Redis clients: a Redis that is down must cost
+# milliseconds, not a hanging request.
+REDIS_SOCKET_TIMEOUT = 0.5
 # How often a worker that waits for another process's call looks for its answer.
 POLL_SECONDS = 0.05
 
@@ -52,6 +57,17 @@ class CachedAnswer:
 
     def __getstate__(self):  # the folded labels are rebuilt where needed, not shipped
         return {"options": self.options, "fetched_at": self.fetched_at, "folded": None}
+
+
+def _redis_client_options() -> dict:
+    """Short timeouts, and at most one immediate retry (a pooled connection that a
+    Redis restart closed): redis-py's default of several retries with backoff would
+    make every operation on a Redis that is down cost seconds."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return {"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+            "retry": Retry(NoBackoff(), 1)}
 
 
 def cache_key(item_id: int, item_version: int, datasource_id: int, datasource_version: int,
@@ -97,8 +113,10 @@ class ResponseCache:
         self.memo = _Memo(256)
         self.flights = LocalFlights()
         self.redis_flights: RedisFlights | None = None
-        self._last_warning = 0.0
+        self._last_warning = float("-inf")
         self._warn_lock = threading.Lock()
+        self._down_until = 0.0
+        self._degraded = False
 
     def init_app(self, app) -> None:
         config = app.config
@@ -113,40 +131,68 @@ class ResponseCache:
                     "CACHE_REDIS_PASSWORD", "CACHE_DIR"):
             if config.get(key):
                 plugin_config[key] = config[key]
+        redis_options = None
         if "redis" in cache_type.lower():
-            # Short socket timeouts: a Redis that is down must cost milliseconds, not a
-            # hanging request.
-            plugin_config["CACHE_OPTIONS"] = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+            redis_options = _redis_client_options()
+            plugin_config["CACHE_OPTIONS"] = dict(redis_options)
         self.memo = _Memo(int(config.get("CONNECT_MEMO_ENTRIES", 256)))
         self.cache.init_app(app, config=plugin_config)
         self.redis_flights = None
-        if "redis" in cache_type.lower() and config.get("CACHE_REDIS_URL"):
+        if redis_options is not None:
             import redis
 
-            client = redis.Redis.from_url(config["CACHE_REDIS_URL"], socket_timeout=0.5,
-                                          socket_connect_timeout=0.5)
+            if config.get("CACHE_REDIS_URL"):
+                client = redis.Redis.from_url(config["CACHE_REDIS_URL"], **redis_options)
+            else:
+                client = redis.Redis(host=config.get("CACHE_REDIS_HOST") or "localhost",
+                                     port=int(config.get("CACHE_REDIS_PORT") or 6379),
+                                     db=int(config.get("CACHE_REDIS_DB") or 0),
+                                     password=config.get("CACHE_REDIS_PASSWORD") or None, **redis_options)
             self.redis_flights = RedisFlights(client)
 
     # -- resilient access to the shared backend ----------------------------------
+    #
+    # Any failure of the shared backend degrades to direct calls, never to an error:
+    # it is logged once per WARN_INTERVAL_SECONDS, and the backend is left alone for
+    # RETRY_SECONDS, so an unreachable Redis costs one short timeout per interval
+    # instead of one per operation. Then it is tried again, and used as soon as it
+    # answers.
 
     def _warn(self, what: str, exc: Exception) -> None:
         with self._warn_lock:
             now = time.monotonic()
+            self._down_until = now + RETRY_SECONDS
+            self._degraded = True
             if now - self._last_warning < WARN_INTERVAL_SECONDS:
                 return
             self._last_warning = now
         log.warning("Connect cache unavailable (%s: %s); answering with direct calls until it is back.",
                     what, type(exc).__name__)
 
+    def _backend_down(self) -> bool:
+        return time.monotonic() < self._down_until
+
+    def _backend_answered(self) -> None:
+        if self._degraded:
+            with self._warn_lock:
+                if self._degraded:
+                    self._degraded = False
+                    log.info("Connect cache is available again.")
+
     def _shared_get(self, key: str) -> CachedAnswer | None:
+        if self._backend_down():
+            return None
         try:
             value = self.cache.get(key)
         except Exception as exc:  # any backend failure: degrade, never fail the request
             self._warn("read", exc)
             return None
+        self._backend_answered()
         return value if isinstance(value, CachedAnswer) else None
 
     def _shared_set(self, key: str, answer: CachedAnswer, ttl: int) -> None:
+        if self._backend_down():
+            return
         try:
             self.cache.set(key, answer, timeout=ttl)
         except Exception as exc:
@@ -204,6 +250,8 @@ class ResponseCache:
     def _acquire_shared(self, key: str, lock_seconds: float) -> str | None:
         if self.redis_flights is None:
             return None
+        if self._backend_down():
+            return ""  # falsy: proceed with a direct call, nothing to release
         try:
             return self.redis_flights.acquire(key, lock_seconds)
         except Exception as exc:
@@ -221,6 +269,8 @@ class ResponseCache:
         (failure, crash) so this caller makes the call itself."""
         deadline = time.monotonic() + lock_seconds
         while time.monotonic() < deadline:
+            if self._backend_down():
+                return None
             answer = self._lookup(key, ttl)
             if answer is not None:
                 return answer
