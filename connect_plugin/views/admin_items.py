@@ -7,10 +7,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from .. import datasource_service, forms, item_service
 from .. import options as options_service
-from ..errors import Conflict, ValidationError
+from ..errors import ValidationError
 from ..extension import session, state
 from ..models import ConnectedItem
 from .api_items import tester_subjects
+from .confirm_delete import confirm_delete
 from .guards import actor, page_admin
 
 
@@ -105,20 +106,9 @@ def item_test(item_id: int):
 
 @page_admin
 def item_delete(item_id: int):
-    db = session()
-    item = item_service.get(db, item_id)
-    context = {"kind": "connected item", "name": item.name,
-               "cancel_url": url_for(".item_detail", item_id=item.id)}
-    if request.method == "GET":
-        return render_template("connect/confirm_delete.html", error=None, **context)
-    try:
-        item_service.delete(db, item, actor=actor())
-    except Conflict as exc:
-        db.rollback()
-        return render_template("connect/confirm_delete.html", error=exc.message, **context), exc.status
-    db.commit()
-    flash(f"Connected item {context['name']} deleted.")
-    return redirect(url_for(".items_list"))
+    item = item_service.get(session(), item_id)
+    return confirm_delete(item, kind="connected item", delete=item_service.delete,
+                          cancel_url=url_for(".item_detail", item_id=item.id), done_url=url_for(".items_list"))
 
 
 def register(bp: Blueprint) -> None:

@@ -1,28 +1,9 @@
-"""Alembic environment of the reference host: only the host's tables."""
+"""Alembic environment of the reference host: only the host's ``host_`` tables."""
 
 from alembic import context
-from sqlalchemy import create_engine, pool
 
-from plugin_host.db import Base
+from connect_plugin.migration_env import run_online
 from plugin_host import models  # noqa: F401  (registers the tables)
+from plugin_host.db import Base
 
-config = context.config
-target_metadata = Base.metadata
-VERSION_TABLE = config.get_main_option("version_table") or "host_alembic_version"
-
-
-def include_object(obj, name, type_, reflected, compare_to):
-    return type_ != "table" or name.startswith("host_")
-
-
-def run_migrations_online() -> None:
-    engine = create_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
-    with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata, version_table=VERSION_TABLE,
-                          include_object=include_object, render_as_batch=connection.dialect.name == "sqlite")
-        with context.begin_transaction():
-            context.run_migrations()
-    engine.dispose()
-
-
-run_migrations_online()
+run_online(context, Base.metadata, table_prefix="host_", default_version_table="host_alembic_version")
