@@ -16,21 +16,12 @@ SECRET = "s3cr3t-Pa55"
 
 
 @pytest.fixture
-def app(tmp_path, monkeypatch):
-    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
-    from plugin_host import create_app
-    from plugin_host.migrations_runner import upgrade_all
-
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/t.db", "SECRET_KEY": "test",
-                      "CONNECT_SECRET_KEYS": Fernet.generate_key().decode()})
-    with app.app_context():
-        upgrade_all(app)
+def app(make_app):
+    app = make_app()
     runner = app.test_cli_runner()
     runner.invoke(args=["users", "create", "admin", "--password", "pw", "--admin"])
     runner.invoke(args=["users", "create", "bob", "--password", "pw"])
-    yield app
-    app.extensions["connect"].db.dispose()
-    app.extensions["host_db"].dispose()
+    return app
 
 
 def login(client, username: str) -> None:

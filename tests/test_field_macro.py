@@ -6,27 +6,10 @@ from __future__ import annotations
 import base64
 import re
 
-import pytest
-from cryptography.fernet import Fernet
 from flask import render_template_string
 
 MACRO = ('{% from "connect/fields.html" import connected_field %}'
          "{{ connected_field(field, snapshot, issue_key, error) }}")
-
-
-@pytest.fixture
-def app(tmp_path, monkeypatch):
-    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
-    from plugin_host import create_app
-    from plugin_host.migrations_runner import upgrade_all
-
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/t.db", "SECRET_KEY": "test",
-                      "CONNECT_SECRET_KEYS": Fernet.generate_key().decode()})
-    with app.app_context():
-        upgrade_all(app)
-    yield app
-    app.extensions["connect"].db.dispose()
-    app.extensions["host_db"].dispose()
 
 
 def field(editor: str, depends_on=(1,), uses_user_input=False) -> dict:
