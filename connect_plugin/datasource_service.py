@@ -8,6 +8,7 @@ mode drops the old mode's secrets.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from sqlalchemy import func, select
@@ -17,7 +18,7 @@ from . import audit
 from .auth_modes import AUTH_MODES
 from .datasources import get_type
 from .errors import Conflict, NotFound, SecretUnreadable, ValidationError
-from .models import ConnectedItem, Datasource, DatasourceSecret
+from .models import ConnectedItem, Datasource, DatasourceSecret, valid_id
 from .outbound import register_secret
 from .secret_box import UNREADABLE, SecretBox
 
@@ -25,7 +26,7 @@ UrlCheck = Callable[[str, str], None]
 
 
 def get(session: Session, datasource_id: int) -> Datasource:
-    datasource = session.get(Datasource, datasource_id)
+    datasource = session.get(Datasource, datasource_id) if valid_id(datasource_id) else None
     if datasource is None:
         raise NotFound(f"There is no datasource with id {datasource_id}.")
     return datasource
@@ -62,6 +63,13 @@ def secret_status(datasource: Datasource, box: SecretBox) -> tuple[dict[str, boo
     return flags, readable
 
 
+def iso_utc(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with its offset; SQLite hands stored times back without one."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
+
+
 def serialize(datasource: Datasource, box: SecretBox) -> dict[str, Any]:
     flags, readable = secret_status(datasource, box)
     auth = {"mode": datasource.auth_mode, **datasource.auth_config, **flags}
@@ -72,8 +80,8 @@ def serialize(datasource: Datasource, box: SecretBox) -> dict[str, Any]:
         "config": dict(datasource.config),
         "auth": auth,
         "version": datasource.version,
-        "created_at": datasource.created_at.isoformat() if datasource.created_at else None,
-        "updated_at": datasource.updated_at.isoformat() if datasource.updated_at else None,
+        "created_at": iso_utc(datasource.created_at),
+        "updated_at": iso_utc(datasource.updated_at),
     }
     if not readable:
         data["secret_error"] = f"{datasource.name}: {UNREADABLE}."

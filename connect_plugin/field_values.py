@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from .errors import MissingDependency, ValidationError
 from .host import HostIssue, HostUser
-from .models import ConnectedItem
+from .models import ConnectedItem, valid_id
 from .options import MAX_LIMIT, cached_options, evaluate_item
 from .variables import Value
 
@@ -64,7 +64,7 @@ def resolve(state: "ConnectState", session: Session, *, issue: HostIssue, user: 
         item_id = item_id_of(name)
         if item_id is None:
             continue
-        item = session.get(ConnectedItem, item_id)
+        item = session.get(ConnectedItem, item_id) if valid_id(item_id) else None
         if item is None or (item.projects is not None and issue.project not in item.projects):
             errors[name] = f"{name} is not a field of {issue.project} issues."
             continue

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from . import audit
 from .errors import Conflict, NotFound, ValidationError
 from .mapping import compile_mapping
-from .models import ConnectedItem, Datasource
+from .models import ConnectedItem, Datasource, valid_id
 from .query import parse_query
 
 EDITORS = {
@@ -28,7 +28,7 @@ DEFAULT_OPTIONS = {"path": "$[*]", "value": "${row.id}", "label": "${row.name}"}
 
 
 def get(session: Session, item_id: int) -> ConnectedItem:
-    item = session.get(ConnectedItem, item_id)
+    item = session.get(ConnectedItem, item_id) if valid_id(item_id) else None
     if item is None:
         raise NotFound(f"There is no connected item with id {item_id}.")
     return item
@@ -89,8 +89,7 @@ def _validate(session: Session, payload: dict[str, Any], current: ConnectedItem 
     datasource_id = merged.get("datasource_id")
     if isinstance(datasource_id, str) and datasource_id.isdigit():
         datasource_id = int(datasource_id)
-    if not isinstance(datasource_id, int) or isinstance(datasource_id, bool) or \
-            session.get(Datasource, datasource_id) is None:
+    if not valid_id(datasource_id) or session.get(Datasource, datasource_id) is None:
         errors["datasource_id"] = "Choose an existing datasource."
 
     editor = merged.get("editor")
@@ -141,7 +140,7 @@ def _check_dependencies(session: Session, depends_on: frozenset[int], current: C
     for dep_id in sorted(depends_on):
         if current is not None and dep_id == current.id:
             return {"query": f"$issue.connected_item_{dep_id} is this item itself; an item cannot depend on itself."}
-        if session.get(ConnectedItem, dep_id) is None:
+        if not valid_id(dep_id) or session.get(ConnectedItem, dep_id) is None:
             return {"query": f"$issue.connected_item_{dep_id} names no existing connected item."}
     if current is None:
         return {}

@@ -16,6 +16,15 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# Ids are INTEGER columns (32 bits on PostgreSQL). A larger number names no row and
+# must not reach the database, which refuses it with an error instead of no row.
+MAX_ID = 2**31 - 1
+
+
+def valid_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
 class Datasource(Base):
     __tablename__ = "connect_datasource"
 

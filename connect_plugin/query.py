@@ -316,6 +316,8 @@ def evaluate(template: QueryTemplate | str, values: Mapping[str, str | list[str]
             text = "".join(
                 r.replace(".", "%2E") if isinstance(p, _Var) else r for p, r in zip(segment, rendered)
             )
+            if text in (".", ".."):  # the values were empty: the admin's dots alone now form the dot segment
+                text = text.replace(".", "%2E")
         segments.append(text)
     out.append("/".join(segments))
     if template.query is not None:

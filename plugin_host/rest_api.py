@@ -7,6 +7,7 @@ import functools
 from flask import Blueprint, jsonify, request, url_for
 from sqlalchemy import select
 
+from connect_plugin.datasource_service import iso_utc
 from connect_plugin.errors import ConnectError, ValidationError
 
 from .auth import load_current_user
@@ -52,8 +53,8 @@ def issue_json(issue: Issue) -> dict:
         "description": issue.description,
         "reporter": ({"name": issue.reporter.username, "displayName": issue.reporter.display_name or
                       issue.reporter.username} if issue.reporter else None),
-        "created": issue.created_at.isoformat() if issue.created_at else None,
-        "updated": issue.updated_at.isoformat() if issue.updated_at else None,
+        "created": iso_utc(issue.created_at),
+        "updated": iso_utc(issue.updated_at),
     }
     fields.update(issue.custom_fields or {})
     return {"id": str(issue.id), "key": issue.key, "self": url_for("rest.get_issue", key=issue.key, _external=True),

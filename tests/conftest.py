@@ -16,6 +16,8 @@ from cryptography.fernet import Fernet
 
 from tests.support.https_servers import HTTPSServer, make_ca, write_ca_pem
 
+pytest_plugins = ["tests.security.leak_guard"]
+
 SECRET_KEYS = Fernet.generate_key().decode()
 
 

@@ -6,7 +6,7 @@ from flask import Blueprint
 from werkzeug.exceptions import HTTPException
 
 from ..errors import ConnectError
-from . import admin_audit, admin_datasources, admin_items, api_datasources, api_items
+from . import admin_audit, admin_datasources, admin_items, api_datasources, api_items, api_openapi
 from .guards import check_csrf, handle_error, handle_http_error
 
 
@@ -14,5 +14,5 @@ def register_views(bp: Blueprint) -> None:
     bp.before_request(check_csrf)
     bp.register_error_handler(ConnectError, handle_error)
     bp.register_error_handler(HTTPException, handle_http_error)
-    for module in (api_datasources, api_items, admin_datasources, admin_items, admin_audit):
+    for module in (api_datasources, api_items, api_openapi, admin_datasources, admin_items, admin_audit):
         module.register(bp)

@@ -1,7 +1,7 @@
 """Who may call what, CSRF, and turning typed errors into answers.
 
 Every route of the blueprint declares its audience with one of the decorators
-below; ``tests/test_authz_matrix.py`` fails for a route that declares none.
+below; ``tests/security/test_authz_matrix.py (table: tests/security/access_table.py)`` fails for a route that declares none.
 """
 
 from __future__ import annotations
