@@ -39,7 +39,9 @@ Speed
     one integer index (``[0]``, ``[-1]``) are compiled into a direct traversal with
     jsonpath-ng's own semantics (tests check the two agree); all other paths
     (filters, ``..``, slices, unions, named operators) use jsonpath-ng itself.
-    Placeholders are compiled into direct getters, so no regex runs per row.
+    Placeholders are compiled into direct getters, so no regex runs per row, and the
+    loop over the rows is generated once per mapping with the templates inlined for
+    rows that are objects (see ``_compile_rows``).
 """
 
 from __future__ import annotations
@@ -214,10 +216,18 @@ def _make_getter(steps: tuple[str | int, ...]) -> Callable[[Any], Any]:
 
 
 @dataclass(frozen=True)
+class _Placeholder:
+    steps: tuple[str | int, ...]
+    get: Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
 class RowTemplate:
     text: str
     render: Callable[[Any], str]
     getters: tuple[tuple[str, Callable[[Any], Any]], ...]  # (placeholder text, getter)
+    # The template as non-empty literal texts and placeholders, in order.
+    parts: tuple[str | _Placeholder, ...] = ()
 
     def __call__(self, row: Any) -> str:
         return self.render(row)
@@ -225,7 +235,7 @@ class RowTemplate:
 
 def compile_template(text: str) -> RowTemplate:
     """Compile a value/label template; raises _TemplateError with a position."""
-    parts: list[str | Callable[[Any], Any]] = []
+    parts: list[str | _Placeholder] = []
     getters: list[tuple[str, Callable[[Any], Any]]] = []
     literal: list[str] = []
     pos = 0
@@ -252,17 +262,17 @@ def compile_template(text: str) -> RowTemplate:
         lead = len(raw_inner) - len(raw_inner.lstrip())
         steps, _ = _parse_placeholder(raw_inner.strip(), j + 3 + lead, j + 1)
         getter = _make_getter(steps)
-        if literal:
+        if literal and "".join(literal):  # no empty literal parts: "${row.id}" is one part
             parts.append("".join(literal))
-            literal = []
-        parts.append(getter)
+        literal = []
+        parts.append(_Placeholder(steps, getter))
         getters.append((text[j:end + 1], getter))
         pos = end + 1
     if literal and "".join(literal):
         parts.append("".join(literal))
 
-    render = _make_renderer(parts)
-    return RowTemplate(text=text, render=render, getters=tuple(getters))
+    render = _make_renderer([p if isinstance(p, str) else p.get for p in parts])
+    return RowTemplate(text=text, render=render, getters=tuple(getters), parts=tuple(parts))
 
 
 def _make_renderer(parts: list[str | Callable[[Any], Any]]) -> Callable[[Any], str]:
@@ -315,6 +325,81 @@ def _make_renderer(parts: list[str | Callable[[Any], Any]]) -> Callable[[Any], s
         return "".join(out)
 
     return render_many
+
+
+# --- the row loop, compiled ---------------------------------------------------------------
+#
+# ``map_options`` runs once per row of answers that can hold 100,000 rows, so the
+# loop over the rows is generated per mapping: for a row that is a ``dict`` (nearly
+# always) every ``${row.key}`` becomes an inline ``row.get(key)`` and the template one
+# f-string, with no call per placeholder; any other row goes through the templates'
+# own renderers, with the same results. Literal texts and keys reach the generated
+# code as names bound in its namespace (and as default arguments, so they are fast
+# locals), never as source text.
+
+
+def _template_source(template: RowTemplate, target: str, prefix: str, namespace: dict[str, Any]) -> list[str]:
+    """Lines that set ``target`` to the template's text for ``row``, a dict."""
+    lines: list[str] = []
+    pieces: list[str] = []
+    for index, part in enumerate(template.parts):
+        if isinstance(part, str):
+            name = f"_{prefix}c{index}"
+            namespace[name] = part
+            pieces.append(name)
+            continue
+        var = f"_{prefix}{index}"
+        if len(part.steps) == 1 and type(part.steps[0]) is str:
+            key = f"_{prefix}k{index}"
+            namespace[key] = part.steps[0]
+            lines.append(f"{var} = row.get({key})")
+        else:
+            getter = f"_{prefix}g{index}"
+            namespace[getter] = part.get
+            lines.append(f"{var} = {getter}(row)")
+        pieces.append(f"({var} if {var}.__class__ is _str else _rs({var}))")
+    if not pieces:
+        lines.append(f"{target} = ''")
+    elif len(pieces) == 1:
+        lines.append(f"{target} = {pieces[0]}")
+    else:  # one f-string: a single allocation for the whole text
+        lines.append(f"{target} = f'" + "".join("{" + piece + "}" for piece in pieces) + "'")
+    return lines
+
+
+def _compile_rows(value: RowTemplate, label: RowTemplate, same: bool) -> Callable[[Any], list[tuple[str, str]]]:
+    """``map_rows(rows)``: each row's (value, label) with :func:`map_options`'s rules
+    (empty values skipped, the first of a value kept, an empty label replaced by the
+    value; the label is rendered only for a row that is kept)."""
+    namespace: dict[str, Any] = {"_rs": render_scalar, "_render_value": value.render, "_render_label": label.render}
+    src = ["def map_rows(rows, _str=str, _dict=dict, {locals}):",
+           "    seen = set()",
+           "    add = seen.add",
+           "    out = []",
+           "    append = out.append",
+           "    for row in rows:",
+           "        if row.__class__ is _dict:"]
+    src += ["            " + line for line in _template_source(value, "value", "v", namespace)]
+    src += ["            if not value or value in seen:",
+            "                continue"]
+    if not same:
+        src += ["            " + line for line in _template_source(label, "label", "l", namespace)]
+    src += ["        else:",
+            "            value = _render_value(row)",
+            "            if not value or value in seen:",
+            "                continue"]
+    if not same:
+        src += ["            label = _render_label(row)"]
+    src += ["        add(value)",
+            "        append((value, value))" if same else "        append((value, label or value))",
+            "    return out"]
+    # Every name of the namespace is bound as a default argument: a fast local in the loop.
+    src[0] = src[0].format(locals=", ".join(f"{name}={name}" for name in namespace))
+    source = "\n".join(src) + "\n"
+    exec(compile(source, "<connect mapping>", "exec"), namespace)  # noqa: S102 - see above
+    map_rows = namespace["map_rows"]
+    map_rows.source = source
+    return map_rows
 
 
 # --- JSONPath ---------------------------------------------------------------------------
@@ -396,6 +481,7 @@ class OptionMapping:
     fast: bool
     value: RowTemplate
     label: RowTemplate
+    map_rows: Callable[[Any], list[tuple[str, str]]]
 
 
 def _field_error(field: str, message: str) -> ValidationError:
@@ -440,7 +526,8 @@ def compile_mapping(path: str, value_template: str, label_template: str) -> Opti
             raise _field_error("options.label", f"The label template is not valid: {exc.message}.") from None
 
     return OptionMapping(path=path, value_template=value_template, label_template=label_template,
-                         find=find, fast=steps is not None, value=value, label=label)
+                         find=find, fast=steps is not None, value=value, label=label,
+                         map_rows=_compile_rows(value, label, label is value))
 
 
 def _kind(value: Any) -> str:
@@ -480,17 +567,8 @@ def map_options(mapping: OptionMapping, data: Any, *, source: str = "the answer"
         ) from None
 
     rows = matches[0] if len(matches) == 1 and isinstance(matches[0], list) else matches
-    render_value = mapping.value.render
-    render_label = mapping.label.render
-    same = mapping.label is mapping.value
-    options: dict[str, str] = {}
     try:
-        for row in rows:
-            value = render_value(row)
-            if not value or value in options:
-                continue
-            label = value if same else (render_label(row) or value)
-            options[value] = label
+        options = mapping.map_rows(rows)
     except BadUpstreamData as exc:
         raise BadUpstreamData(f"{source}: {exc.message}") from None
     except RecursionError:
@@ -500,4 +578,4 @@ def map_options(mapping: OptionMapping, data: Any, *, source: str = "the answer"
         error = _explain_mismatch(mapping, rows, source)
         if error is not None:
             raise error
-    return list(options.items())
+    return options

@@ -85,7 +85,7 @@ def issue_for_user(key: str | None) -> HostIssue | None:
 @api_user
 def item_options(item_id: int):
     db = session()
-    item = service.get(db, item_id)
+    item = options_service.load_item(db, item_id)
     issue = issue_for_user(request.args.get("issue"))
     limit = _int_arg("limit", options_service.DEFAULT_LIMIT, 1, options_service.MAX_LIMIT)
     offset = _int_arg("offset", 0, 0, 10**9)

@@ -1,0 +1,171 @@
+"""Where the time goes: the hot paths profiled in this process with pyinstrument, and
+the first load of a big answer timed step by step with the product's own functions.
+
+The app is built here exactly as gunicorn builds it (same environment, same
+database, same upstream); Flask's test client drives it, so the profile holds the
+request's own work without the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import pickle
+import sys
+import time
+
+from .stack import Stack
+from .stats import median, ms
+
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str]):
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def build_app(stack: Stack):
+    from .bench_app import create_app
+
+    with _environment(stack.env):
+        return create_app()
+
+
+def _admin_headers() -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(b"admin:admin-pw").decode()}
+
+
+def _profile(fn, interval: float = 0.0005) -> str | None:
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        return None
+    profiler = Profiler(interval=interval)
+    profiler.start()
+    try:
+        fn()
+    finally:
+        profiler.stop()
+    text = profiler.output_text(unicode=False, color=False, show_all=False, short_mode=False)
+    lines = [line.rstrip() for line in text.splitlines()]
+    # Drop pyinstrument's banner; keep the tree, cut at a readable depth.
+    start = next((i for i, line in enumerate(lines) if line.startswith("Profile at")), 0)
+    tree = [line for line in lines[start + 1:] if line.strip()]
+    return "\n".join(tree[:60])
+
+
+def run(stack: Stack, world, quick: bool) -> dict:
+    app = build_app(stack)
+    client = app.test_client()
+    name, _, value = world.cookie.partition(";")[0].partition("=")
+    client.set_cookie(name, value)
+    items, datasources = world.items, world.datasources
+    out: dict = {}
+
+    hit_url = f"/plugins/connect/api/items/{items['main']}/options?limit=50"
+    issue_url = hit_url + "&issue=DEMO-1"
+    for url in (hit_url, issue_url, "/bench/bare"):
+        for _ in range(200):
+            response = client.get(url)
+            assert response.status_code == 200, response.data[:200]
+    count = 500 if quick else 2000
+    timings = {}
+    for label, url in (("options", hit_url), ("options_issue", issue_url), ("bare", "/bench/bare")):
+        started = time.perf_counter()
+        for _ in range(count):
+            client.get(url)
+        timings[label] = ms(time.perf_counter() - started) / count
+    out["in_process_ms"] = timings
+    out["hit"] = _profile(lambda: [client.get(hit_url) for _ in range(count)])
+    out["hit_issue"] = _profile(lambda: [client.get(issue_url) for _ in range(count // 2)])
+
+    # The first load of the 50,000-row answer.
+    big_url = f"/plugins/connect/api/items/{items['rows50000']}/options?limit=50"
+    clear_url = f"/plugins/connect/api/datasources/{datasources['big']}/cache/clear"
+
+    def cold_loads(times: int) -> None:
+        for _ in range(times):
+            assert client.post(clear_url, headers=_admin_headers()).status_code == 200
+            response = client.get(big_url)
+            assert response.status_code == 200 and response.json["cached"] is False, response.data[:200]
+
+    cold_loads(1)
+    out["cold"] = _profile(lambda: cold_loads(3 if quick else 6), interval=0.001)
+    out["first_load"] = steps(app, items["rows50000"], 3 if quick else 5)
+    return out
+
+
+def steps(app, item_id: int, repeat: int) -> list[dict]:
+    """The first load's steps, each timed alone with the product's functions."""
+    from connect_plugin import datasource_service
+    from connect_plugin.connector import Connector
+    from connect_plugin.mapping import compile_mapping, map_options, parse_json
+    from connect_plugin.models import ConnectedItem
+    from connect_plugin.query import join_url
+    from connect_plugin.response_cache import CachedAnswer
+
+    state = app.extensions["connect"]
+    with app.app_context():
+        db = state.db.session()
+        try:
+            item = db.get(ConnectedItem, item_id)
+            datasource = item.datasource
+            url = join_url(datasource.config["base_url"], item.query)
+            connector = Connector(datasource, datasource_service.decrypt_secrets(datasource, state.box),
+                                  client=state.client, limiter=state.limiter)
+            mapping = compile_mapping(item.options_path, item.value_template, item.label_template)
+            series: dict[str, list[float]] = {"fetch": [], "parse": [], "map": [], "store": [], "fold": []}
+            entry: dict[str, int] = {}
+            body = b""
+            for _ in range(repeat):
+                started = time.perf_counter()
+                body = connector.get(url).body
+                series["fetch"].append(time.perf_counter() - started)
+                started = time.perf_counter()
+                data = parse_json(body, datasource.name)
+                series["parse"].append(time.perf_counter() - started)
+                started = time.perf_counter()
+                options = map_options(mapping, data)
+                series["map"].append(time.perf_counter() - started)
+                del data
+                answer = CachedAnswer(options, time.time())
+                started = time.perf_counter()
+                pickled = pickle.dumps(answer, pickle.HIGHEST_PROTOCOL)  # what SimpleCache and Redis do on set
+                series["store"].append(time.perf_counter() - started)
+                entry["objects"] = _deep_size(options)
+                entry["pickled"] = len(pickled)
+                started = time.perf_counter()
+                answer.folded_labels()  # the first search's extra work
+                series["fold"].append(time.perf_counter() - started)
+        finally:
+            db.close()
+    labels = {
+        "fetch": "HTTPS fetch through the plugin's outbound client (guard, deadline, size cap)",
+        "parse": "JSON parse (`mapping.parse_json`, orjson)",
+        "map": "JSONPath + templates to 50,000 options (`mapping.map_options`)",
+        "store": "pickling the mapped options for the shared cache (`Cache.set`)",
+        "fold": "case-folded labels, once per entry (first search only)",
+    }
+    return {"steps": [{"step": key, "label": labels[key], "ms": ms(median(values))} for key, values in series.items()],
+            "bytes": len(body), "entry_objects_mib": entry["objects"] / 2**20,
+            "entry_pickled_mib": entry["pickled"] / 2**20}
+
+
+def _deep_size(options: list[tuple[str, str]]) -> int:
+    """Bytes of the list, its tuples and their strings (each string counted once)."""
+    seen: set[int] = set()
+    total = sys.getsizeof(options)
+    for pair in options:
+        total += sys.getsizeof(pair)
+        for text in pair:
+            if id(text) not in seen:
+                seen.add(id(text))
+                total += sys.getsizeof(text)
+    return total
