@@ -55,3 +55,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def end_read(session: Session) -> None:
+    """Give the session's connection back to the pool before a long wait (an upstream
+    call) when it has nothing to write. Objects stay loaded: sessions are made with
+    ``expire_on_commit=False``."""
+    if not (session.new or session.dirty or session.deleted):
+        session.commit()

@@ -7,9 +7,10 @@ datasource can take small, whatever the number of requests for it:
 
 - at most ``limit`` calls in flight;
 - at most ``limit`` callers waiting for a slot; one more is refused at once;
-- waiting only helps while calls finish: when no slot has been taken or given back
-  for ``wait_seconds`` (the API hangs), callers are refused at once instead of each
-  holding a thread for ``wait_seconds``.
+- waiting only helps while calls succeed: when no call has succeeded for
+  ``wait_seconds`` since the datasource became busy (the API hangs, or every call
+  times out), callers are refused at once instead of each holding a thread for
+  ``wait_seconds``. A failed or timed-out call is not progress.
 
 A slot is re-entrant per thread: a caller that already holds one for a datasource
 (e.g. while it waits for another worker's call to the same key) does not take a
@@ -33,7 +34,8 @@ class _Slots:
         self.limit = limit
         self.in_flight = 0
         self.waiting = 0
-        self.progress = time.monotonic()  # when a slot was last taken or given back
+        # When a call last succeeded, or the datasource went from idle to busy.
+        self.progress = time.monotonic()
         self.condition = threading.Condition()
 
     def acquire(self, wait_seconds: float) -> bool:
@@ -58,13 +60,15 @@ class _Slots:
                 self.waiting -= 1
 
     def _take(self) -> None:
+        if self.in_flight == 0:
+            self.progress = time.monotonic()
         self.in_flight += 1
-        self.progress = time.monotonic()
 
-    def release(self) -> None:
+    def release(self, succeeded: bool) -> None:
         with self.condition:
             self.in_flight -= 1
-            self.progress = time.monotonic()
+            if succeeded:
+                self.progress = time.monotonic()
             self.condition.notify()
 
 
@@ -112,8 +116,10 @@ class InflightLimiter:
             raise UpstreamBusy(f"{source} is busy: {slots.limit} calls are already in flight. "
                                "Try again in a moment.")
         held[datasource_id] = 1
+        succeeded = False
         try:
             yield
+            succeeded = True
         finally:
             del held[datasource_id]
-            slots.release()
+            slots.release(succeeded)

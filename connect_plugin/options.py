@@ -16,11 +16,13 @@ from sqlalchemy.orm import Session
 
 from . import datasource_service
 from .connector import Connector
+from .datasources.rest import DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT, DEFAULT_TIMEOUT
+from .db import end_read
 from .errors import MissingDependency, NotFound, UpstreamError
 from .host import HostIssue, HostUser
 from .mapping import compile_mapping, map_options, parse_json
 from .models import ConnectedItem, Datasource, DatasourceSecret, valid_id
-from .query import evaluate, parse_query
+from .query import evaluate, join_url, parse_query
 from .response_cache import CachedAnswer, cache_key
 from .variables import Value, build_values
 
@@ -89,7 +91,9 @@ class DatasourceRow:
 
     @property
     def secrets(self) -> list[DatasourceSecret]:
-        return list(self._session.scalars(_SECRETS, {"datasource_id": self.id}))
+        secrets = list(self._session.scalars(_SECRETS, {"datasource_id": self.id}))
+        end_read(self._session)  # read just before an upstream call: don't hold a connection during it
+        return secrets
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,8 +146,6 @@ def evaluate_item(session: Session, item: ConnectedItem, *, issue: HostIssue | N
         relative = evaluate(template, values)
     except MissingDependency as exc:
         raise MissingDependency(exc.field, f"Fill in {_field_label(session, exc.field)} first.") from None
-    from .query import join_url
-
     return Evaluated(item=item, relative=relative, url=join_url(item.datasource.config["base_url"], relative),
                      uses_user_input=template.uses_user_input)
 
@@ -164,18 +166,25 @@ def fetch_options(state: "ConnectState", evaluated: Evaluated) -> list[tuple[str
                           client=state.client, limiter=state.limiter)
     response = connector.get(evaluated.url)
     mapping = compile_mapping(item.options_path, item.value_template, item.label_template)
-    return map_options(mapping, parse_json(response.body, datasource.name))
+    return map_options(mapping, parse_json(response.body, datasource.name), source=datasource.name)
 
 
-def cached_options(state: "ConnectState", evaluated: Evaluated) -> CachedAnswer | tuple[CachedAnswer, bool]:
+def cached_options(state: "ConnectState", evaluated: Evaluated) -> tuple[CachedAnswer, bool]:
+    """The answer (and whether it came from the cache). A miss first takes one of the
+    datasource's in-flight slots, also while it waits for another caller's call to
+    the same key, so callers piling up behind a hanging API get 503 instead of
+    holding every thread."""
     item = evaluated.item
     datasource = item.datasource
     key = cache_key(item.id, item.version, datasource.id, datasource.version, datasource.cache_generation,
                     evaluated.url)
-    ttl = int(datasource.config.get("cache_ttl_seconds", 300))
-    timeout = float(datasource.config.get("timeout_seconds", 60))
-    return state.cache.get_or_load(key, ttl, lambda: fetch_options(state, evaluated),
-                                   lock_seconds=timeout + LOCK_MARGIN_SECONDS)
+    ttl = int(datasource.config.get("cache_ttl_seconds", DEFAULT_CACHE_TTL))
+    timeout = float(datasource.config.get("timeout_seconds", DEFAULT_TIMEOUT))
+    limit = int(datasource.config.get("max_concurrent_calls", DEFAULT_MAX_CONCURRENT))
+    return state.cache.get_or_load(
+        key, ttl, lambda: fetch_options(state, evaluated), lock_seconds=timeout + LOCK_MARGIN_SECONDS,
+        gate=lambda: state.limiter.slot(datasource.id, limit, datasource.name),
+    )
 
 
 def select_page(answer: CachedAnswer, *, query_text: str | None, filter_by_label: bool, limit: int,
@@ -192,6 +201,7 @@ def options_for(state: "ConnectState", session: Session, item: ConnectedItem, *,
                 user: HostUser, deps: Mapping[str, Value], query_text: str | None, limit: int = DEFAULT_LIMIT,
                 offset: int = 0) -> OptionsPage:
     evaluated = evaluate_item(session, item, issue=issue, user=user, deps=deps, user_input=query_text)
+    end_read(session)
     answer, cached = cached_options(state, evaluated)
     return select_page(answer, query_text=query_text, filter_by_label=not evaluated.uses_user_input,
                        limit=limit, offset=offset, cached=cached)
@@ -216,7 +226,7 @@ def trace(state: "ConnectState", session: Session, item: ConnectedItem, *, issue
         result.update(url=response.url, status=response.status, elapsed_ms=response.elapsed_ms,
                       excerpt=_excerpt(response.body))
         mapping = compile_mapping(item.options_path, item.value_template, item.label_template)
-        options = map_options(mapping, parse_json(response.body, datasource.name))
+        options = map_options(mapping, parse_json(response.body, datasource.name), source=datasource.name)
     except UpstreamError as exc:
         result.update(error=exc.message, elapsed_ms=int((time.monotonic() - started) * 1000))
         if exc.upstream_status is not None:

@@ -7,9 +7,11 @@ from typing import Any
 from flask import url_for
 from sqlalchemy.orm.attributes import flag_modified
 
+from connect_plugin.db import end_read
 from connect_plugin.host import HostIssue, HostUser
 
 from .auth import find_user, load_current_user, uses_basic_auth
+from .db import session as db_session
 from .models import Issue, User
 from .permissions import can_edit, issue_by_key
 
@@ -30,8 +32,13 @@ def to_host_issue(issue: Issue) -> HostIssue:
 
 
 class ReferenceHostAdapter:
+    """Each lookup hands its database connection back when it has nothing to write
+    (``end_read``), so a request that then waits for an upstream API holds no
+    connection of the host's pool meanwhile."""
+
     def current_user(self) -> HostUser | None:
         user = load_current_user()
+        end_read(db_session())
         return to_host_user(user) if user else None
 
     def login_url(self, next_url: str) -> str:
@@ -40,14 +47,19 @@ class ReferenceHostAdapter:
     def can_edit_issue(self, user: HostUser, issue_key: str) -> bool:
         issue = issue_by_key(issue_key)
         host_user = find_user(user.account_id) if user else None
-        return issue is not None and can_edit(host_user, issue)
+        allowed = issue is not None and can_edit(host_user, issue)
+        end_read(db_session())
+        return allowed
 
     def get_issue(self, issue_key: str) -> HostIssue | None:
         issue = issue_by_key(issue_key)
-        return to_host_issue(issue) if issue else None
+        found = to_host_issue(issue) if issue else None
+        end_read(db_session())
+        return found
 
     def find_user(self, account_id: str) -> HostUser | None:
         user = find_user(account_id)
+        end_read(db_session())
         return to_host_user(user) if user else None
 
     def store_connected_value(self, issue_key: str, item_id: int, snapshot: Any) -> None:
