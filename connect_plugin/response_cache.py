@@ -26,6 +26,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Callable, ContextManager
 
+import orjson
 from flask_caching import Cache
 
 from .single_flight import LocalFlights, RedisFlights
@@ -55,8 +56,17 @@ class CachedAnswer:
             self.folded = [label.casefold() for _value, label in self.options]
         return self.folded
 
-    def __getstate__(self):  # the folded labels are rebuilt where needed, not shipped
-        return {"options": self.options, "fetched_at": self.fetched_at, "folded": None}
+    def __getstate__(self):
+        # The shared backend pickles what it stores: one orjson blob is several times
+        # cheaper to write and read than pickling 50,000 tuples. The folded labels are
+        # rebuilt where needed, not shipped.
+        return {"json": orjson.dumps([self.fetched_at, self.options])}
+
+    def __setstate__(self, state):
+        fetched_at, options = orjson.loads(state["json"])
+        self.options = [tuple(option) for option in options]
+        self.fetched_at = fetched_at
+        self.folded = None
 
 
 def _redis_client_options() -> dict:

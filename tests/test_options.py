@@ -238,6 +238,10 @@ def test_concurrent_misses_make_one_upstream_call(api):
         return Json({"items": ASSETS})
 
     upstream.route("/api/slow", slow)
+    # Room for every caller: this is about single flight, not the in-flight limit
+    # (waiters take a slot too; tests/services covers that side).
+    client.patch(f"/plugins/connect/api/datasources/{ds['id']}", headers=ADMIN,
+                 json={"config": {"max_concurrent_calls": 16}})
     item = make_item(client, ds["id"], name="Slow", query="/slow")
     results = []
 
