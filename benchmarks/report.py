@@ -379,30 +379,25 @@ def _proposals(results: dict) -> list[str]:
     ]
     if lat and "error" not in lat:
         out += [
-            "**P1b, host adapter, `plugin_host/adapter.py` (scenario 1b).** With `issue=`, "
+            "**1b, the host's issue check (scenario 1b).** With `issue=`, "
             f"the options endpoint costs {_f(lat['ratio_issue'])}x the bare one against {_f(lat['ratio'])}x without: "
-            "`get_issue` and `can_edit_issue` make four ORM queries (the issue by key twice, the user again by "
-            "name although `load_current_user()` has it, the membership); the whole request makes 6 queries "
-            "against the bare endpoint's 1 and the options endpoint's 2 without `issue`. Keeping the issue of the "
-            "request in `g` and answering `can_edit_issue` for the current user from `load_current_user()` "
-            "leaves two. This is the host's cost (the bare endpoint checks no issue), but a Jira admin pays it on "
-            "every field of the edit screen.",
+            "the host looks up the issue and the user's membership, which the bare endpoint does not. The "
+            "reference host's adapter already looks the issue up once per request and answers for the current "
+            "user from the user it loaded at login; what remains is the issue and the membership query. A Jira "
+            "admin pays this once per field of the edit screen.",
             "",
         ]
     if big and "error" not in big:
-        line = (f"**P1, `connect_plugin/response_cache.py` (scenario 4a).** The first load of 50,000 rows takes "
+        line = (f"**P1, the first load (scenario 4a).** The first load of 50,000 rows takes "
                 f"{_f(big['first_ratio'])}x the direct fetch and parse. Of the steps measured one by one: fetch "
                 f"{steps.get('fetch', 0):.0f} ms and parse {steps.get('parse', 0):.0f} ms are what the direct "
-                f"fetch does too; mapping {steps.get('map', 0):.0f} ms is the plugin's own work; and "
-                f"{steps.get('store', 0):.0f} ms go to pickling the mapped options into the shared cache, which "
-                "with SimpleCache is a second, per-process copy of what the in-process memo already holds (a hit "
-                "never reads it while the memo has the entry).")
+                f"fetch does too; mapping {steps.get('map', 0):.0f} ms is the plugin's own work (a generated row "
+                f"loop, already halved); and {steps.get('store', 0):.0f} ms go to storing the mapped options in "
+                "the shared cache, now one orjson blob instead of pickled tuples (12-18 ms before).")
         if nc and "error" not in nc:
-            line += (f" Measured without that copy (`CACHE_TYPE=NullCache`, same run): {_f(nc['first_ratio'])}x.")
-        line += (" Proposal: skip the shared layer when the backend is process-local (SimpleCache, NullCache), "
-                 "and for Redis store `orjson.dumps([fetched_at, values, labels])` instead of pickling 50,000 "
-                 "tuples (about 3 ms instead of 12-18 ms here; reading it back is one `orjson.loads` and a "
-                 "`zip`).")
+            line += (f" Measured without any shared copy (`CACHE_TYPE=NullCache`, same run): {_f(nc['first_ratio'])}x."
+                     " Left: with SimpleCache that copy duplicates the in-process memo; skipping the shared layer "
+                     "for process-local backends would close most of the remaining gap.")
         out += [line, ""]
         out += [
             "**P2, memory, `connect_plugin/response_cache.py` (scenario 4c).** The memo is bounded by entries "
@@ -417,22 +412,16 @@ def _proposals(results: dict) -> list[str]:
     if hang and "error" not in hang:
         variants = {v["limit"]: v for v in hang["variants"]}
         default = variants.get(hang["default_limit"])
-        text = ("**P3, hanging datasources, `connect_plugin/inflight.py`, `datasources/rest.py`, README "
-                "(scenario 6).** ")
+        text = ("**P3, hanging datasources (scenario 6).** ")
         if default:
             text += (f"With the default limit ({hang['default_limit']} calls in flight) and gunicorn's "
-                     f"{hang['threads']} threads per worker (the README's example), a hanging datasource can take "
-                     f"every thread of a worker: the healthy datasource's p95 went from "
-                     f"{hang['reference']['p95_ms']:.0f} ms to {default['healthy']['p95_ms']:.0f} ms. ")
-        text += ("Below the thread count it still takes up to twice its limit: callers waiting for a slot hold a "
-                 "thread for up to `CONNECT_BUSY_WAIT_SECONDS`, and a call that times out counts as progress, so "
-                 "the limiter reopens the waiting window after every timeout of the hanging API. ")
+                     f"{hang['threads']} threads per worker (the README's recipe), the healthy datasource's p95 went "
+                     f"from {hang['reference']['p95_ms']:.0f} ms to {default['healthy']['p95_ms']:.0f} ms. ")
         measured = "; ".join(f"limit {k}: {_f(v['ratio'])}x" for k, v in sorted(variants.items(), reverse=True))
-        text += (f"Measured ({measured}). Proposal: a failed or timed-out call is not progress (a hanging API "
-                 "then stays \"stalled\" and waiters are refused at once); count waiting callers within the "
-                 "limit, so one datasource never holds more than `limit` threads; and a default limit that leaves "
-                 "threads free with the README's `--threads 8` (4 once waiters count within the limit; with "
-                 "today's rules only 3 does, since 4 in flight plus 4 waiting is every thread).")
+        text += (f"Measured ({measured}). What keeps a hanging API contained: callers waiting for another "
+                 "caller's call to the same key take a slot too, only a successful call counts as progress (a "
+                 "hanging API stays \"stalled\" and further callers are refused at once), and the README's recipe "
+                 "runs more threads per worker (16) than the default limit (8).")
         out += [text, ""]
     out += [
         "**P4, scenario 3.** With SimpleCache each worker makes its own call (single flight is per process); "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import url_for
+from flask import g, url_for
 from sqlalchemy.orm.attributes import flag_modified
 
 from connect_plugin.db import end_read
@@ -31,6 +31,16 @@ def to_host_issue(issue: Issue) -> HostIssue:
     return HostIssue(key=issue.key, project=issue.project.key, fields=fields)
 
 
+def _issue(issue_key: str) -> Issue | None:
+    """The issue by key, looked up once per request (the options endpoint asks for it
+    and then whether the user may edit it)."""
+    found = g.setdefault("host_issues", {})
+    key = issue_key.upper()
+    if key not in found:
+        found[key] = issue_by_key(key)
+    return found[key]
+
+
 class ReferenceHostAdapter:
     """Each lookup hands its database connection back when it has nothing to write
     (``end_read``), so a request that then waits for an upstream API holds no
@@ -45,14 +55,17 @@ class ReferenceHostAdapter:
         return url_for("auth.login", next=next_url)
 
     def can_edit_issue(self, user: HostUser, issue_key: str) -> bool:
-        issue = issue_by_key(issue_key)
-        host_user = find_user(user.account_id) if user else None
+        issue = _issue(issue_key)
+        current = load_current_user()
+        # Usually asked for the user of the request, whom the host already loaded.
+        host_user = current if current is not None and user is not None and current.username == user.account_id \
+            else (find_user(user.account_id) if user else None)
         allowed = issue is not None and can_edit(host_user, issue)
         end_read(db_session())
         return allowed
 
     def get_issue(self, issue_key: str) -> HostIssue | None:
-        issue = issue_by_key(issue_key)
+        issue = _issue(issue_key)
         found = to_host_issue(issue) if issue else None
         end_read(db_session())
         return found

@@ -42,37 +42,48 @@ def ca_bundle(ca, tmp_path_factory) -> str:
     return write_ca_pem(ca, tmp_path_factory.mktemp("ca") / "ca.pem")
 
 
-@pytest.fixture
-def make_app(tmp_path, monkeypatch, ca_bundle):
-    """Build a host app with its own instance folder and database; migrations applied."""
+def build_app(directory, ca_bundle: str, **overrides):
+    """A host app on its own SQLite file in ``directory``, migrations applied, trusting
+    the test CA and allowed to reach loopback upstreams."""
     from plugin_host import create_app
     from plugin_host.migrations_runner import upgrade_all
 
+    config = {
+        "TESTING": True,
+        "INSTANCE_PATH": str(Path(directory) / "instance"),
+        "DATABASE_URL": f"sqlite:///{directory}/connect.db",
+        "SECRET_KEY": "test-secret-key",
+        "CONNECT_SECRET_KEYS": SECRET_KEYS,
+        "CONNECT_CA_BUNDLE": ca_bundle,
+        "CONNECT_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "CONNECT_BUSY_WAIT_SECONDS": 0.5,
+    }
+    config.update(overrides)
+    app = create_app(config)
+    with app.app_context():
+        upgrade_all(app)
+    return app
+
+
+def dispose(app) -> None:
+    app.extensions["connect"].db.dispose()
+    app.extensions["host_db"].dispose()
+
+
+@pytest.fixture
+def make_app(tmp_path, ca_bundle):
+    """Build host apps sharing one database, each with its own instance folder."""
     created = []
 
     def build(**overrides):
-        instance = tmp_path / f"instance{len(created)}"
-        monkeypatch.setenv("INSTANCE_PATH", str(instance))
-        config = {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{tmp_path}/connect.db",
-            "SECRET_KEY": "test-secret-key",
-            "CONNECT_SECRET_KEYS": SECRET_KEYS,
-            "CONNECT_CA_BUNDLE": ca_bundle,
-            "CONNECT_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "CONNECT_BUSY_WAIT_SECONDS": 0.5,
-        }
-        config.update(overrides)
-        app = create_app(config)
-        with app.app_context():
-            upgrade_all(app)
+        overrides.setdefault("INSTANCE_PATH", str(tmp_path / f"instance{len(created)}"))
+        app = build_app(tmp_path, ca_bundle, **overrides)
         created.append(app)
         return app
 
     yield build
     for app in created:
-        app.extensions["connect"].db.dispose()
-        app.extensions["host_db"].dispose()
+        dispose(app)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from tests.conftest import ADMIN, ALICE, SECRET_KEYS, create_user
+from tests.conftest import ADMIN, ALICE, build_app, create_user, dispose  # noqa: F401  (re-exported)
 from tests.support.https_servers import HTTPSServer, Json
 
 SESSION_COOKIE = "connect_host_session"
@@ -35,32 +35,6 @@ ROLES = {
 def basic_header(username: str, password: str) -> dict[str, str]:
     token = base64.b64encode(f"{username}:{password}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
-
-
-def build_app(directory, ca_bundle: str, **overrides):
-    from plugin_host import create_app
-    from plugin_host.migrations_runner import upgrade_all
-
-    config = {
-        "TESTING": True,
-        "INSTANCE_PATH": str(directory / "instance"),
-        "DATABASE_URL": f"sqlite:///{directory}/connect.db",
-        "SECRET_KEY": "security-suite-key",
-        "CONNECT_SECRET_KEYS": SECRET_KEYS,
-        "CONNECT_CA_BUNDLE": ca_bundle,
-        "CONNECT_ALLOWED_HOSTS": "127.0.0.1",
-        "CONNECT_BUSY_WAIT_SECONDS": 0.5,
-    }
-    config.update(overrides)
-    app = create_app(config)
-    with app.app_context():
-        upgrade_all(app)
-    return app
-
-
-def dispose(app) -> None:
-    app.extensions["connect"].db.dispose()
-    app.extensions["host_db"].dispose()
 
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}  # answered by Flask for every GET route / every route
