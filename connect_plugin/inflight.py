@@ -6,7 +6,9 @@ and the host's own pages keep their threads. Three rules keep the threads that o
 datasource can take small, whatever the number of requests for it:
 
 - at most ``limit`` calls in flight;
-- at most ``limit`` callers waiting for a slot; one more is refused at once;
+- at most half as many callers waiting for a slot (at least one); one more is
+  refused at once, so one datasource holds at most 1.5 x ``limit`` threads of a
+  worker and a worker with more threads keeps some for everything else;
 - waiting only helps while calls succeed: when no call has succeeded for
   ``wait_seconds`` since the datasource became busy (the API hangs, or every call
   times out), callers are refused at once instead of each holding a thread for
@@ -44,7 +46,7 @@ class _Slots:
                 self._take()
                 return True
             now = time.monotonic()
-            if wait_seconds <= 0 or self.waiting >= self.limit or now - self.progress >= wait_seconds:
+            if wait_seconds <= 0 or self.waiting >= max(self.limit // 2, 1) or now - self.progress >= wait_seconds:
                 return False  # crowded, or stalled: waiting would only hold a thread
             deadline = now + wait_seconds
             self.waiting += 1
