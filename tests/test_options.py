@@ -369,3 +369,18 @@ def test_issue_page_keeps_what_was_picked_when_a_save_is_refused(api):
     assert "A-404" in html and "is not one of the options of Asset" in html
     assert 'value="Edited summary"' in html, "the typed summary is kept"
     assert client.get("/rest/api/2/issue/DEMO-1", headers=ALICE).json["fields"]["summary"] == "Laptop for Alice"
+
+
+def test_a_busy_datasource_answers_503_with_retry_after(api):
+    client, ds, upstream = api
+    upstream.route("/api/slow", lambda r: time.sleep(1.5) or Json({"items": ASSETS}))
+    client.patch(f"/plugins/connect/api/datasources/{ds['id']}", headers=ADMIN,
+                 json={"config": {"max_concurrent_calls": 1}})
+    item = make_item(client, ds["id"], name="Slow", query="/slow?who=$currentUser.accountId")
+    first = threading.Thread(target=lambda: options(client.application.test_client(), item["id"], headers=BOB))
+    first.start()
+    time.sleep(0.2)
+    busy = options(client, item["id"])  # another evaluated query, while the only slot is taken
+    first.join()
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
+    assert busy.json["error"].startswith("Assets API is busy")

@@ -14,7 +14,7 @@ from flask import abort, g, jsonify, redirect, render_template, request
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError as WTFValidationError
 
-from ..errors import ConnectError, Forbidden, Unauthorized
+from ..errors import ConnectError, Forbidden, Unauthorized, UpstreamBusy
 from ..extension import state
 from ..host import HostUser
 
@@ -108,9 +108,11 @@ def check_csrf() -> None:
 def handle_error(exc: ConnectError):
     if exc.status >= 500:
         log.info("%s %s answered %s: %s", request.method, request.path, exc.status, exc.message)
+    # A busy datasource frees a slot within moments; the field script retries then.
+    headers = {"Retry-After": "1"} if isinstance(exc, UpstreamBusy) else {}
     if _is_api():
-        return jsonify(exc.to_json()), exc.status
-    return render_template("connect/error.html", error=exc), exc.status
+        return jsonify(exc.to_json()), exc.status, headers
+    return render_template("connect/error.html", error=exc), exc.status, headers
 
 
 def handle_http_error(exc):

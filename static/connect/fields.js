@@ -92,16 +92,25 @@
     if (on) this.say("Loading…", "loading");
   };
 
-  /* Resolves to the JSON answer, or null when a newer request replaced this one. */
-  ConnectedField.prototype.request = function (params) {
+  /* Resolves to the JSON answer, or null when a newer request replaced this one.
+     A 503 ("… is busy") is asked again after its Retry-After, twice at most: by
+     then the call that kept the datasource busy has usually filled the cache. */
+  ConnectedField.prototype.request = function (params, retries) {
     var self = this;
     var seq = ++this.seq;
+    if (retries === undefined) retries = 2;
     if (this.controller) this.controller.abort();
     var controller = new AbortController();
     this.controller = controller;
     return fetch(this.url + "?" + params.toString(), {
       headers: { Accept: "application/json" }, credentials: "same-origin", signal: controller.signal
     }).then(function (response) {
+      if (response.status === 503 && retries > 0) {
+        var delay = Math.min(parseInt(response.headers.get("Retry-After"), 10) || 1, 5) * 1000;
+        return new Promise(function (resolve) { setTimeout(resolve, delay); }).then(function () {
+          return seq === self.seq ? self.request(params, retries - 1) : null;
+        });
+      }
       return response.json().catch(function () { return null; }).then(function (body) {
         if (seq !== self.seq) return null;
         if (!response.ok || !body || !Array.isArray(body.options)) {
