@@ -108,8 +108,7 @@ def create_user(app, name, password, *, admin=False, email="", display_name=""):
     assert result.exit_code == 0, result.output
 
 
-@pytest.fixture
-def people(app):
+def seed_people(app) -> None:
     """admin; alice and bob in project DEMO; carol in no project; one issue DEMO-1."""
     create_user(app, "admin", "admin-pw", admin=True, email="admin@example.com", display_name="Ada Admin")
     create_user(app, "alice", "alice-pw", email="alice@example.com", display_name="Alice Doe")
@@ -121,6 +120,11 @@ def people(app):
     response = client.post("/rest/api/2/issue", headers=ALICE,
                            json={"fields": {"project": {"key": "DEMO"}, "summary": "Laptop for Alice"}})
     assert response.status_code == 201, response.json
+
+
+@pytest.fixture
+def people(app):
+    seed_people(app)
     return app
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from tests.conftest import ADMIN, ALICE, build_app, create_user, dispose  # noqa: F401  (re-exported)
+from tests.conftest import ADMIN, ALICE, build_app, create_user, dispose, seed_people  # noqa: F401  (re-exported)
 from tests.support.https_servers import HTTPSServer, Json
 
 SESSION_COOKIE = "connect_host_session"
@@ -138,18 +138,6 @@ def meta_token(html: str) -> str:
     match = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
     assert match, "no csrf-token meta tag on the page"
     return match.group(1)
-
-
-def seed_people(app) -> None:
-    create_user(app, "admin", "admin-pw", admin=True, email="admin@example.com", display_name="Ada Admin")
-    create_user(app, "alice", "alice-pw", email="alice@example.com", display_name="Alice Doe")
-    create_user(app, "bob", "bob-pw", email="bob@example.com", display_name="Bob Roe")
-    create_user(app, "carol", "carol-pw", email="carol@example.com", display_name="Carol Poe")
-    client = app.test_client()
-    assert client.post("/rest/api/2/project", headers=ADMIN,
-                       json={"key": "DEMO", "name": "Demo", "members": ["alice", "bob"]}).status_code == 201
-    assert client.post("/rest/api/2/issue", headers=ALICE, json={
-        "fields": {"project": {"key": "DEMO"}, "summary": "Laptop for Alice"}}).status_code == 201
 
 
 @pytest.fixture(scope="module")
