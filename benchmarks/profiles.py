@@ -148,7 +148,7 @@ def steps(app, item_id: int, repeat: int) -> list[dict]:
             db.close()
     labels = {
         "fetch": "HTTPS fetch through the plugin's outbound client (guard, deadline, size cap)",
-        "parse": "JSON parse (`mapping.parse_json`, orjson)",
+        "parse": "JSON parse (`mapping.parse_json`, msgspec)",
         "map": "JSONPath + templates to 50,000 options (`mapping.map_options`)",
         "store": "pickling the mapped options for the shared cache (`Cache.set`)",
         "fold": "case-folded labels, once per entry (first search only)",

@@ -37,7 +37,7 @@ def machine() -> dict:
     except OSError:
         pass
     versions = {}
-    for module in ("flask", "sqlalchemy", "orjson", "gunicorn", "requests", "redis"):
+    for module in ("flask", "sqlalchemy", "msgspec", "orjson", "gunicorn", "requests", "redis"):
         try:
             from importlib.metadata import version
 

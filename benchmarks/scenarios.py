@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+import msgspec
 import orjson
 
 from . import loadgen
@@ -228,10 +229,13 @@ def single_flight(world: World, label: str) -> dict:
 # --- 4. a 50,000-row answer ------------------------------------------------------------------------
 
 
+_decode = msgspec.json.Decoder().decode
+
+
 def _direct_fetch(http, url: str) -> tuple[float, bytes]:
     started = time.perf_counter()
     body = http.get(url, timeout=60).content
-    orjson.loads(body)
+    _decode(body)  # the same (fastest, exact) parser the plugin uses
     return time.perf_counter() - started, body
 
 
@@ -294,7 +298,7 @@ def big_answer(world: World) -> dict:
         parse = []
         for _ in range(7):
             started = time.perf_counter()
-            orjson.loads(body)
+            _decode(body)
             parse.append(time.perf_counter() - started)
         parse_once = min(parse)  # the fastest: the denominator of 4b is not inflated by noise
         # Searches on the hit: the same worker holds the entry (the connection stays on it).

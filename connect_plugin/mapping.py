@@ -53,6 +53,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import orjson
 from jsonpath_ng import jsonpath as jp
 from jsonpath_ng.ext import parse as jsonpath_parse
@@ -66,17 +67,25 @@ __all__ = ["OptionMapping", "RowTemplate", "parse_json", "compile_mapping", "com
 # --- JSON -----------------------------------------------------------------------------
 
 
+_DECODE = msgspec.json.Decoder().decode
+
+
 def parse_json(body: bytes, source: str) -> Any:
-    """Parse an upstream answer; raises BadUpstreamData when it is not JSON."""
+    """Parse an upstream answer; raises BadUpstreamData when it is not JSON.
+
+    msgspec, because it is the fastest parser measured here (BENCHMARKS.md) and
+    exact: orjson reads integers beyond 64 bits as floats, which would change ids."""
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        return _DECODE(body)
+    except msgspec.DecodeError as exc:
         reason = str(exc).strip() or "unreadable"
         if len(reason) > 120:
             reason = reason[:117] + "..."
         raise BadUpstreamData(f"{source}: the answer is not valid JSON ({reason})") from None
-    except TypeError:
-        raise BadUpstreamData(f"{source}: the answer is not valid JSON (no body)") from None
+    except RecursionError:
+        raise BadUpstreamData(f"{source}: the answer is nested too deeply to be read") from None
+    except (TypeError, UnicodeDecodeError):
+        raise BadUpstreamData(f"{source}: the answer is not valid JSON (no readable body)") from None
 
 
 # --- rendering of one value -------------------------------------------------------------

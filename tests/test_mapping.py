@@ -325,3 +325,9 @@ def test_any_body_gives_options_or_bad_upstream_data(body, spec):
     assert isinstance(result, list)
     assert all(type(v) is str and type(label) is str and v for v, label in result)
     assert len({v for v, _ in result}) == len(result)
+
+
+def test_integers_beyond_64_bits_stay_exact():
+    data = parse_json(b'[{"id": 12345678901234567890123, "n": {"big": 98765432109876543210}}]', "S")
+    assert options("$[*]", "${row.id}", "${row.n}", data) == [
+        ("12345678901234567890123", '{"big":98765432109876543210}')]
