@@ -67,7 +67,23 @@ class DatasourceSecret(Base):
         return f"<DatasourceSecret {self.datasource_id}.{self.field}>"
 
 
-class ConnectedItem(Base):
+class ItemFieldMixin:
+    """What a connected item is as an issue field; shared by the model and the
+    read-only row the options endpoint loads."""
+
+    id: int
+    editor: str
+
+    @property
+    def field_key(self) -> str:
+        return f"connected_item_{self.id}"
+
+    @property
+    def multi(self) -> bool:
+        return self.editor == "multiselect"
+
+
+class ConnectedItem(ItemFieldMixin, Base):
     __tablename__ = "connect_item"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -86,13 +102,6 @@ class ConnectedItem(Base):
 
     datasource: Mapped[Datasource] = relationship(back_populates="items", lazy="joined")
 
-    @property
-    def field_key(self) -> str:
-        return f"connected_item_{self.id}"
-
-    @property
-    def multi(self) -> bool:
-        return self.editor == "multiselect"
 
 
 class AuditEntry(Base):

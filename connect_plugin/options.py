@@ -21,7 +21,7 @@ from .db import end_read
 from .errors import MissingDependency, NotFound, UpstreamError
 from .host import HostIssue, HostUser
 from .mapping import compile_mapping, map_options, parse_json
-from .models import ConnectedItem, Datasource, DatasourceSecret, valid_id
+from .models import ConnectedItem, Datasource, DatasourceSecret, ItemFieldMixin, valid_id
 from .query import evaluate, join_url, parse_query
 from .response_cache import CachedAnswer, cache_key
 from .variables import Value, build_values
@@ -97,7 +97,7 @@ class DatasourceRow:
 
 
 @dataclass(frozen=True, eq=False)
-class ItemRow:
+class ItemRow(ItemFieldMixin):
     """The columns of a ``ConnectedItem`` with its datasource, for the options
     endpoint (same attribute names as the models, read-only)."""
 
@@ -112,14 +112,6 @@ class ItemRow:
     projects: list[str] | None
     version: int
     datasource: DatasourceRow
-
-    @property
-    def field_key(self) -> str:
-        return f"connected_item_{self.id}"
-
-    @property
-    def multi(self) -> bool:
-        return self.editor == "multiselect"
 
 
 def load_item(session: Session, item_id: int) -> ItemRow:
