@@ -89,6 +89,26 @@ def test_error_is_shown_next_to_the_field(app):
     assert 'aria-invalid="true"' in html
 
 
+def test_the_page_names_its_own_inputs_for_the_script(app):
+    """The host's field names reach fields.js only through the macro's ``form_fields``."""
+    assert 'data-form-fields=""' in render(app, "select", LAPTOP)
+    with app.test_request_context():
+        html = render_template_string(
+            '{% from "connect/fields.html" import connected_field %}'
+            '{{ connected_field(field, None, "DEMO-1", form_fields=["summary", "description"]) }}',
+            field=field("select"))
+    assert 'data-form-fields="summary description"' in html
+
+
+def test_the_script_hard_codes_no_host_field_name():
+    from pathlib import Path
+    static = Path(__file__).resolve().parents[1] / "static" / "connect"
+    for script in [static / "fields.js", *sorted((static / "fields").glob("*.js"))]:
+        code = re.sub(r"/\*.*?\*/|//[^\n]*", "", script.read_text(), flags=re.S)
+        for name in ("summary", "description", "reporter"):
+            assert f'"{name}"' not in code, (script.name, name)
+
+
 def test_create_screen_has_no_issue(app):
     assert 'data-issue=""' in render(app, "select", None, issue_key=None)
 
@@ -125,4 +145,6 @@ def test_browse_page_uses_the_macro(app):
     html = client.get(f"/browse/{issue_key}", headers=basic).get_data(as_text=True)
     assert f'name="{key}__present"' in html
     assert 'value="Laptop 42"' in html and f'name="{key}" value="42"' in html
-    assert "connect/fields.js" in html and "connect/connect.css" in html
+    assert ('<script type="module" src="/plugins/connect/static/connect/fields.js"></script>' in html
+            and "connect/connect.css" in html)
+    assert 'data-form-fields="summary description"' in html

@@ -25,6 +25,9 @@ def test_wheel_ships_every_file_the_manifest_names(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("connect_plugin_files/plugin.yaml", "connect_plugin_files/migrations/env.py",
                    "connect_plugin_files/templates/connect/fields.html", "connect_plugin_files/static/connect/fields.js",
+                   "connect_plugin_files/static/connect/fields/request.js",
+                   "connect_plugin_files/static/connect/fields/editors.js",
+                   "connect_plugin_files/static/connect/fields/combobox.js",
                    "plugin_host/templates/layout.html", "plugin_host/static/host.css",
                    "plugin_host/migrations/env.py", "connect_plugin/extension.py"):
         assert needed in names, needed

@@ -145,3 +145,21 @@ def test_alice_picks_a_value_in_every_editor(page, demo, as_user, shot):
     expect(page.locator(f"#{demo.field_key('Asset search')}-status")).to_contain_text(
         "Could not load options: Demo Assets API")
     shot("4-api-down")
+
+
+def test_an_unsaved_summary_reloads_the_fields_that_use_it(page, demo, as_user, page_log):
+    """The host page names its own inputs (summary, description) in the field macro;
+    the script sends what is on screen as deps.<name> and reloads on a change."""
+    as_user("alice")
+    page.goto("/browse/DEMO-1")
+    related = page.get_by_label("Related issues", exact=True)
+    wait_for_options(related, 2)
+    expect(field(page, demo, "Related issues")).to_have_attribute("data-form-fields", "summary description")
+    page.get_by_label("Summary", exact=True).fill("Renew YubiKeys")
+    page.get_by_label("Summary", exact=True).press("Tab")  # a change event, nothing saved
+    expect(related.locator("option")).to_have_count(1)
+    expect(related.locator("option")).to_have_text("OPS-18: Renew YubiKeys for the on-call engineers")
+    sent = [url for url in page_log.requests if f"/items/{demo.item_id('Related issues')}/options" in url]
+    assert any("deps.summary=Renew+YubiKeys" in url for url in sent), sent
+    stored = page.request.get("/rest/api/2/issue/DEMO-1").json()["fields"]["summary"]
+    assert stored == "Set up a new laptop for Alice's onboarding"
