@@ -81,9 +81,36 @@ def make_app(tmp_path, ca_bundle):
         created.append(app)
         return app
 
-    yield build
-    for app in created:
-        dispose(app)
+    try:
+        yield build
+    finally:
+        for app in created:
+            dispose(app)
+
+
+@pytest.fixture
+def new_app():
+    """``plugin_host.create_app(config)`` for a test that needs its own configuration
+    (``migrate=True`` applies the migrations); every app it made is disposed after the
+    test, whether it passed or not."""
+    from plugin_host import create_app
+    from plugin_host.migrations_runner import upgrade_all
+
+    created = []
+
+    def build(config=None, *, migrate: bool = False):
+        app = create_app(config)
+        created.append(app)
+        if migrate:
+            with app.app_context():
+                upgrade_all(app)
+        return app
+
+    try:
+        yield build
+    finally:
+        for app in created:
+            dispose(app)
 
 
 @pytest.fixture

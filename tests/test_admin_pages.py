@@ -514,16 +514,11 @@ def test_audit_log_lists_changes(app, admin):
     assert SECRET not in html
 
 
-def test_standalone_base_template(tmp_path, monkeypatch):
+def test_standalone_base_template(tmp_path, monkeypatch, new_app):
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
-    from plugin_host import create_app
-    from plugin_host.migrations_runner import upgrade_all
-
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/t.db", "SECRET_KEY": "test",
-                      "CONNECT_SECRET_KEYS": Fernet.generate_key().decode(),
-                      "CONNECT_BASE_TEMPLATE": "connect/standalone.html"})
-    with app.app_context():
-        upgrade_all(app)
+    app = new_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/t.db", "SECRET_KEY": "test",
+                   "CONNECT_SECRET_KEYS": Fernet.generate_key().decode(),
+                   "CONNECT_BASE_TEMPLATE": "connect/standalone.html"}, migrate=True)
     app.test_cli_runner().invoke(args=["users", "create", "admin", "--password", "pw", "--admin"])
     client = app.test_client()
     login(client, "admin")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from connect_plugin.secret_box import SecretKeyError
 from tests.conftest import ADMIN, SECRET_KEYS, make_datasource
 from tests.support.https_servers import Json
 
@@ -173,9 +174,11 @@ def test_key_rotation_end_to_end(make_app, upstream):
 
 
 def test_bad_secret_key_setting_stops_start_up_clearly(make_app):
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(SecretKeyError) as caught:
         make_app(CONNECT_SECRET_KEYS="not-a-fernet-key")
     assert "CONNECT_SECRET_KEYS" in str(caught.value) and "key number 1" in str(caught.value)
+    assert str(caught.value) == ("CONNECT_SECRET_KEYS: key number 1 is not a Fernet key "
+                                 "(32 url-safe base64-encoded bytes, as Fernet.generate_key() makes).")
 
 
 WIZARD_AUTH = {

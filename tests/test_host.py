@@ -143,19 +143,15 @@ def test_cli_users_create_and_db_upgrade(app):
     assert me == {"name": "dora", "displayName": "Dora", "emailAddress": "d@example.com", "admin": False}
 
 
-def test_instance_folder_gets_private_generated_keys(tmp_path, monkeypatch):
-    from plugin_host import create_app
-
+def test_instance_folder_gets_private_generated_keys(tmp_path, monkeypatch, new_app):
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "inst"))
     for name in ("SECRET_KEY", "CONNECT_SECRET_KEYS", "DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
-    app = create_app()
+    app = new_app()
     for name in ("secret-key", "connect-secret-keys"):
         path = tmp_path / "inst" / name
         assert path.stat().st_mode & 0o777 == 0o600
     assert app.config["DATABASE_URL"] == f"sqlite:///{tmp_path / 'inst' / 'connect.db'}"
-    again = create_app()
+    again = new_app()
     assert again.config["SECRET_KEY"] == app.config["SECRET_KEY"]
     assert re.fullmatch(r"[\w-]{40,}", app.config["SECRET_KEY"])
-    app.extensions["connect"].db.dispose()
-    again.extensions["connect"].db.dispose()

@@ -138,7 +138,7 @@ def test_verification_cannot_be_turned_off_through_the_adapter(ca_bundle):
     adapter.cert_verify(pool, "https://x.example/", False, None)
     assert pool.cert_reqs == "CERT_REQUIRED"
     assert pool.ca_certs is None and pool.ca_cert_dir is None
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="^outbound connections do not go through proxies$"):
         adapter.proxy_manager_for("http://proxy.invalid:3128")
 
 

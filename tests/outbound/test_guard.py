@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 
 import pytest
@@ -392,5 +393,5 @@ def test_policy_rejects_invalid_settings(config, word):
 
 def test_policy_is_frozen():
     policy = OutboundPolicy()
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'max_redirects'"):
         policy.max_redirects = 50  # type: ignore[misc]

@@ -156,10 +156,12 @@ def make_world(tmp_path_factory, ca, ca_bundle):
         built.append(_build_world(tmp_path_factory, ca, ca_bundle, overrides))
         return built[0][0]
 
-    yield make
-    for world, upstream in built:
-        dispose(world.app)
-        upstream.stop()
+    try:
+        yield make
+    finally:
+        for world, upstream in built:
+            dispose(world.app)
+            upstream.stop()
 
 
 def _build_world(tmp_path_factory, ca, ca_bundle, overrides) -> tuple[World, HTTPSServer]:

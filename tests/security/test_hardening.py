@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from tests.security.conftest import build_app, dispose, form_token, seed_people
+from tests.security.conftest import form_token, seed_people
 from tests.security.pages import crawl
 
 PAGES_FROM = ["/", "/plugins/connect/admin/datasources", "/plugins/connect/admin/items",
@@ -25,6 +25,7 @@ def assert_hardened(response, where: str) -> None:
     assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp, where
     assert headers.get("X-Content-Type-Options") == "nosniff", where
     assert headers.get("Referrer-Policy") in ("same-origin", "strict-origin-when-cross-origin", "no-referrer"), where
+    assert headers.get("Referrer-Policy") == "same-origin", where
 
 
 def assert_no_inline_script(html: str, where: str) -> None:
@@ -55,37 +56,31 @@ def test_error_pages_and_json_answers_are_hardened_too(world):
         assert_hardened(response, response.request.path)
 
 
-def test_the_session_cookie_is_secure_behind_https(tmp_path, ca_bundle):
-    app = build_app(tmp_path, ca_bundle, SESSION_COOKIE_SECURE="1")
-    try:
-        seed_people(app)
-        client = app.test_client()
-        page = client.get("/login", base_url="https://localhost")
-        response = client.post("/login", base_url="https://localhost", data={
-            "username": "alice", "password": "alice-pw", "csrf_token": form_token(page.get_data(as_text=True))})
-        cookie = response.headers["Set-Cookie"]
-        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
-    finally:
-        dispose(app)
+def test_the_session_cookie_is_secure_behind_https(make_app):
+    app = make_app(SESSION_COOKIE_SECURE="1")
+    seed_people(app)
+    client = app.test_client()
+    page = client.get("/login", base_url="https://localhost")
+    response = client.post("/login", base_url="https://localhost", data={
+        "username": "alice", "password": "alice-pw", "csrf_token": form_token(page.get_data(as_text=True))})
+    cookie = response.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_password_guessing_on_the_login_form_is_throttled(tmp_path, ca_bundle):
-    app = build_app(tmp_path, ca_bundle)
-    try:
-        seed_people(app)
-        client = app.test_client()
+def test_password_guessing_on_the_login_form_is_throttled(make_app):
+    app = make_app()
+    seed_people(app)
+    client = app.test_client()
 
-        def attempt(password):
-            page = client.get("/login")
-            return client.post("/login", data={"username": "bob", "password": password,
-                                               "csrf_token": form_token(page.get_data(as_text=True))})
+    def attempt(password):
+        page = client.get("/login")
+        return client.post("/login", data={"username": "bob", "password": password,
+                                           "csrf_token": form_token(page.get_data(as_text=True))})
 
-        assert [attempt(f"guess-{i}").status_code for i in range(5)] == [401] * 5
-        throttled = attempt("bob-pw")  # even the right password, while throttled
-        assert throttled.status_code == 429 and "Too many failed attempts" in throttled.get_data(as_text=True)
-        assert client.get("/").status_code == 302
-    finally:
-        dispose(app)
+    assert [attempt(f"guess-{i}").status_code for i in range(5)] == [401] * 5
+    throttled = attempt("bob-pw")  # even the right password, while throttled
+    assert throttled.status_code == 429 and "Too many failed attempts" in throttled.get_data(as_text=True)
+    assert client.get("/").status_code == 302
 
 
 def test_the_audit_log_names_who_and_which_fields_never_the_values(world):

@@ -146,12 +146,13 @@ def test_real_answers_match_the_schemas(world, spec):
     options = member.get(f"/plugins/connect/api/items/{world.item_id}/options?issue=DEMO-1&q=mac")
     assert options.status_code == 200 and options.json["total"] == 1
     checks.append(("Options", options.json))
-    for response in (admin.get("/plugins/connect/api/items/999999"),
-                     admin.post("/plugins/connect/api/items", json={"name": ""}),
-                     member.get("/plugins/connect/api/datasources"),
-                     world.app.test_client().get("/plugins/connect/api/items"),
-                     member.get(f"/plugins/connect/api/items/{world.item_id}/options?limit=0")):
+    for expected, response in ((404, admin.get("/plugins/connect/api/items/999999")),
+                               (400, admin.post("/plugins/connect/api/items", json={"name": ""})),
+                               (403, member.get("/plugins/connect/api/datasources")),
+                               (401, world.app.test_client().get("/plugins/connect/api/items")),
+                               (400, member.get(f"/plugins/connect/api/items/{world.item_id}/options?limit=0"))):
         assert response.status_code in (400, 401, 403, 404)
+        assert response.status_code == expected, (expected, response.status_code, response.json)
         checks.append(("Error", response.json))
     for ref, body in checks:
         errors = [error.message for error in _validator(spec, ref).iter_errors(body)]
@@ -184,17 +185,19 @@ def fuzz_world(tmp_path_factory):
     session, so that the run's calls reach the views instead of the login check.
     Its datasources point at ``api.invalid`` (a name that cannot resolve)."""
     app = build_app(tmp_path_factory.mktemp("fuzz"), ca_bundle="")
-    seed_people(app)
-    world = World(app=app, upstream=None, datasource_id=0, item_id=0)
-    world.logins["admin"] = world.login("admin")
-    admin = world.session("admin")
-    admin.post("/plugins/connect/api/datasources", json={
-        "name": "Fuzzed", "config": {"base_url": "https://api.invalid/v1"},
-        "auth": {"mode": "bearer", "token": "Fuzz-token-77"}})
-    admin.post("/plugins/connect/api/items", json={"name": "Fuzzed item", "datasource_id": 1, "editor": "select",
-                                                   "query": "/x"})
-    yield world
-    dispose(app)
+    try:
+        seed_people(app)
+        world = World(app=app, upstream=None, datasource_id=0, item_id=0)
+        world.logins["admin"] = world.login("admin")
+        admin = world.session("admin")
+        admin.post("/plugins/connect/api/datasources", json={
+            "name": "Fuzzed", "config": {"base_url": "https://api.invalid/v1"},
+            "auth": {"mode": "bearer", "token": "Fuzz-token-77"}})
+        admin.post("/plugins/connect/api/items", json={"name": "Fuzzed item", "datasource_id": 1, "editor": "select",
+                                                       "query": "/x"})
+        yield world
+    finally:
+        dispose(app)
 
 
 @pytest.fixture(scope="module")
