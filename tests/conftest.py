@@ -42,12 +42,9 @@ def ca_bundle(ca, tmp_path_factory) -> str:
     return write_ca_pem(ca, tmp_path_factory.mktemp("ca") / "ca.pem")
 
 
-def build_app(directory, ca_bundle: str, **overrides):
-    """A host app on its own SQLite file in ``directory``, migrations applied, trusting
-    the test CA and allowed to reach loopback upstreams."""
-    from plugin_host import create_app
-    from plugin_host.migrations_runner import upgrade_all
-
+def host_config(directory, ca_bundle: str, **overrides) -> dict:
+    """The host configuration of the suite: its own SQLite file in ``directory``,
+    trusting the test CA and allowed to reach loopback upstreams."""
     config = {
         "TESTING": True,
         "INSTANCE_PATH": str(Path(directory) / "instance"),
@@ -59,7 +56,16 @@ def build_app(directory, ca_bundle: str, **overrides):
         "CONNECT_BUSY_WAIT_SECONDS": 0.5,
     }
     config.update(overrides)
-    app = create_app(config)
+    return config
+
+
+def build_app(directory, ca_bundle: str, **overrides):
+    """A host app with :func:`host_config`, migrations applied. The caller disposes it;
+    tests take the ``make_app`` / ``new_app`` fixtures instead, which always do."""
+    from plugin_host import create_app
+    from plugin_host.migrations_runner import upgrade_all
+
+    app = create_app(host_config(directory, ca_bundle, **overrides))
     with app.app_context():
         upgrade_all(app)
     return app
@@ -71,21 +77,16 @@ def dispose(app) -> None:
 
 
 @pytest.fixture
-def make_app(tmp_path, ca_bundle):
-    """Build host apps sharing one database, each with its own instance folder."""
-    created = []
+def make_app(tmp_path, ca_bundle, new_app):
+    """Build host apps sharing one database, each with its own instance folder
+    (disposed by ``new_app``)."""
+    count = iter(range(1_000_000))
 
     def build(**overrides):
-        overrides.setdefault("INSTANCE_PATH", str(tmp_path / f"instance{len(created)}"))
-        app = build_app(tmp_path, ca_bundle, **overrides)
-        created.append(app)
-        return app
+        overrides.setdefault("INSTANCE_PATH", str(tmp_path / f"instance{next(count)}"))
+        return new_app(host_config(tmp_path, ca_bundle, **overrides), migrate=True)
 
-    try:
-        yield build
-    finally:
-        for app in created:
-            dispose(app)
+    return build
 
 
 @pytest.fixture
