@@ -199,3 +199,73 @@ def make_item(client, datasource_id: int, **fields):
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+# --- the plugin alone: a plain Flask app and a small fake host ------------------------
+
+
+class FakeHost:
+    """The smallest host the plugin can live in (``connect_plugin.host.HostAdapter``):
+    users and issues in dictionaries, every call Basic-authenticated (no CSRF), and the
+    values the plugin stores kept in ``stored``. ``user`` is who is logged in."""
+
+    def __init__(self):
+        from connect_plugin.host import HostIssue, HostUser
+
+        self.users = {"admin": HostUser("admin", "Ada Admin", "admin@example.com", is_admin=True),
+                      "alice": HostUser("alice", "Alice", "alice@example.com")}
+        self.issues = {"DEMO-1": HostIssue("DEMO-1", "DEMO", {"summary": "Laptop C02XK1 does not charge"})}
+        self.editors = {"DEMO-1": {"admin", "alice"}}
+        self.user = self.users["admin"]
+        self.stored: list[tuple[str, int, object]] = []
+
+    def current_user(self):
+        return self.user
+
+    def login_url(self, next_url: str) -> str:
+        return "/login?next=" + next_url
+
+    def can_edit_issue(self, user, issue_key: str) -> bool:
+        return user.account_id in self.editors.get(issue_key, set())
+
+    def get_issue(self, issue_key: str):
+        return self.issues.get(issue_key)
+
+    def find_user(self, account_id: str):
+        return self.users.get(account_id)
+
+    def store_connected_value(self, issue_key: str, item_id: int, snapshot) -> None:
+        self.stored.append((issue_key, item_id, snapshot))
+
+    def request_uses_basic_auth(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def bare_plugin(tmp_path, ca_bundle):
+    """``(app, host)``: a plain Flask app with ``ConnectPlugin().init_app(app, host=FakeHost())``,
+    the plugin's migrations applied, no reference host anywhere; always disposed."""
+    from flask import Flask
+
+    from alembic import command
+    from alembic.config import Config
+
+    from connect_plugin import ConnectPlugin
+
+    app = Flask("bare_plugin", instance_path=str(tmp_path / "instance"))
+    app.config.update(TESTING=True, SECRET_KEY="bare-plugin", DATABASE_URL=f"sqlite:///{tmp_path}/plugin.db",
+                      CONNECT_SECRET_KEYS=SECRET_KEYS, CONNECT_CA_BUNDLE=ca_bundle,
+                      CONNECT_ALLOWED_HOSTS="127.0.0.1,localhost", CACHE_TYPE="SimpleCache",
+                      CONNECT_BASE_TEMPLATE="connect/standalone.html")
+    host = FakeHost()
+    ConnectPlugin().init_app(app, host=host)
+    state = app.extensions["connect"]
+    try:
+        migrations = Config()  # the manifest names the folder and the version table
+        migrations.set_main_option("script_location", str(state.manifest.migrations))
+        migrations.set_main_option("sqlalchemy.url", app.config["DATABASE_URL"])
+        migrations.set_main_option("version_table", state.manifest.version_table)
+        command.upgrade(migrations, "head")
+        yield app, host
+    finally:
+        state.db.dispose()
