@@ -3,6 +3,7 @@ file; PATCH keeps or drops them as the contract says; keys rotate end to end."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -237,6 +238,7 @@ def test_the_wizard_pages_never_show_the_secret(people, upstream, mode):
     assert post(detail, blank).status_code == 200
     post(f"{detail}/test", {})
     assert "Connection OK" in pages[-1] or "HTTP 200" in pages[-1], pages[-1][:2000]
+    assert re.search(r"Connection OK — HTTP 200 in \d+ ms", pages[-1]), pages[-1][:2000]
     get("/plugins/connect/admin/datasources")
     get("/plugins/connect/admin/audit")
 
