@@ -5,13 +5,15 @@ from __future__ import annotations
 import functools
 
 from flask import Blueprint, jsonify, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from connect_plugin.datasource_service import iso_utc
 from connect_plugin.errors import ConnectError, ValidationError
 
 from .auth import load_current_user
 from .db import session as db_session
+from .jql import JqlError, parse
+from .jql.translate import search_statement
 from .models import Issue, Project
 from .permissions import can_edit, issue_by_key
 from .issue_service import create_issue, create_project, apply_fields
@@ -130,3 +132,30 @@ def put_issue(key: str):
     apply_fields(issue, load_current_user(), fields)
     db_session().commit()
     return "", 204
+
+
+def _search_args() -> tuple[str, int, int]:
+    args = body() if request.method == "POST" else request.args
+    jql, start, size = args.get("jql", ""), args.get("startAt", 0), args.get("maxResults", 50)
+    try:
+        start, size = int(start), int(size)
+    except (TypeError, ValueError):
+        raise JqlError("startAt and maxResults must be whole numbers.") from None
+    if start < 0 or not 0 <= size <= 1000:
+        raise JqlError("startAt must be 0 or more and maxResults between 0 and 1000.")
+    return str(jql), start, size
+
+
+@bp.route("/search", methods=["GET", "POST"])
+@logged_in
+def search():
+    """Jira's search answer for the issues the caller may see (README "JQL search")."""
+    try:
+        jql, start, size = _search_args()
+        statement = search_statement(parse(jql), load_current_user())
+    except JqlError as exc:
+        return jsonify({"errorMessages": [str(exc)], "errors": {}}), 400
+    total = db_session().scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    issues = db_session().scalars(statement.offset(start).limit(size)).all()
+    return jsonify({"startAt": start, "maxResults": size, "total": total,
+                    "issues": [issue_json(issue) for issue in issues]})

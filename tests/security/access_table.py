@@ -56,6 +56,8 @@ ACCESS: dict[tuple[str, str], dict[str, str]] = {
     ("rest.post_issue", "POST"): ISSUE_API,  # in a project the user is a member of
     ("rest.get_issue", "GET"): ISSUE_API,
     ("rest.put_issue", "PUT"): ISSUE_API,
+    ("rest.search", "GET"): USER_API,  # answers only the issues the caller may see
+    ("rest.search", "POST"): USER_API,
     # --- the plugin: assets and the API description ------------------------------------
     (P + "static", "GET"): PUBLIC,
     (P + "openapi_yaml", "GET"): PUBLIC,
