@@ -13,6 +13,8 @@ from wtforms.validators import DataRequired, Length
 from connect_plugin import host_api
 from connect_plugin.errors import UpstreamError, ValidationError
 
+from .jql import JqlError, parse
+from .jql.translate import search_statement
 from .auth import load_current_user
 from .db import session as db_session
 from .issue_service import apply_fields
@@ -42,10 +44,18 @@ class IssueForm(FlaskForm):
 def index():
     user = load_current_user()
     projects = visible_projects(user)
-    issues = list(db_session().scalars(
-        select(Issue).where(Issue.project_id.in_([p.id for p in projects])).order_by(Issue.project_id, Issue.number)
-    )) if projects else []
-    return render_template("index.html", projects=projects, issues=issues, user=user)
+    jql = request.args.get("jql", "").strip()
+    if jql:
+        try:
+            issues = list(db_session().scalars(search_statement(parse(jql), user)))
+        except JqlError as exc:
+            return render_template("index.html", projects=projects, issues=[], user=user, jql=jql,
+                                   jql_error=str(exc)), 400
+    else:
+        issues = list(db_session().scalars(
+            select(Issue).where(Issue.project_id.in_([p.id for p in projects])).order_by(Issue.project_id, Issue.number)
+        )) if projects else []
+    return render_template("index.html", projects=projects, issues=issues, user=user, jql=jql, jql_error=None)
 
 
 def _connected_form_values(fields: list[dict]) -> dict:

@@ -65,3 +65,16 @@ def test_bad_search_is_400_with_error_messages(searchable, query, message):
     answer = searchable.get("/rest/api/2/search", query_string=query, headers=ALICE)
     assert answer.status_code == 400
     assert answer.json["errorMessages"] == [message]
+
+
+def test_issues_page_filters_by_jql_and_shows_errors_inline(searchable):
+    from tests.conftest import login
+    client = searchable.application.test_client()
+    login(client, "alice", "alice-pw")
+    page = client.get("/?jql=summary ~ monitor").get_data(as_text=True)
+    assert "DEMO-2" in page and "DEMO-1" not in page
+    bad = client.get('/?jql=summary ~ "<b>x')
+    assert bad.status_code == 400
+    html = bad.get_data(as_text=True)
+    assert "at position 10: expected a field name or value or a quoted string." in html
+    assert "<b>x" not in html and "&lt;b&gt;x" in html
