@@ -136,6 +136,7 @@ def _json_call(world, endpoint: str, rule: str) -> tuple[str, dict]:
                                 "query": "/assets"},
         "connect.patch_item": {"name": f"Asset {n}"},
         "connect.test_item": {"issue": "DEMO-1"},
+        "rest.search": {"jql": "project = DEMO"},
     }
     assert doomed or "<" not in path
     return path, ({"json": bodies[endpoint]} if endpoint in bodies else {})
