@@ -104,12 +104,12 @@ def run(stack: Stack, world, quick: bool) -> dict:
 
 def steps(app, item_id: int, repeat: int) -> list[dict]:
     """The first load's steps, each timed alone with the product's functions."""
-    from connect_plugin import datasource_service
-    from connect_plugin.connector import Connector
-    from connect_plugin.mapping import compile_mapping, map_options, parse_json
+    from connect_plugin.datasources import service as datasource_service
+    from connect_plugin.datasources.connector import Connector
+    from connect_plugin.connected_items.mapping import compile_mapping, map_options, parse_json
     from connect_plugin.models import ConnectedItem
-    from connect_plugin.query import join_url
-    from connect_plugin.response_cache import CachedAnswer
+    from connect_plugin.connected_items.query import join_url
+    from connect_plugin.caching.response_cache import CachedAnswer
 
     state = app.extensions["connect"]
     with app.app_context():

@@ -370,12 +370,12 @@ def _proposals(results: dict) -> list[str]:
     out += [
         "Fixed in this round (the profiles above are after these):",
         "",
-        "- **Cache hit** (`connect_plugin/options.py`, `views/api_items.py`): the options endpoint read the item "
+        "- **Cache hit** (`connect_plugin/connected_items/read_model.py`, `views/api_items.py`): the options endpoint read the item "
         "through the ORM with its datasource joined and the datasource's secrets in a second query; the profile "
         "showed that load as the plugin's largest own cost on a hit, as large as the host's user lookup. It is "
-        "now one Core query (`options.load_item`) into plain read-only rows; the secrets are read only when a "
+        "now one Core query (`connected_items.read_model.load_item`) into plain read-only rows; the secrets are read only when a "
         "miss calls the connector.",
-        "- **Mapping** (`connect_plugin/mapping.py`): templates that start with a placeholder (`${row.id}`) "
+        "- **Mapping** (`connect_plugin/connected_items/mapping.py`): templates that start with a placeholder (`${row.id}`) "
         "carried an empty literal part, so none of the specialised renderers ever applied; and each row cost "
         "two renderer calls plus one getter call per placeholder. The row loop is now generated once per mapping "
         "(compiled with the templates inlined as `row.get(key)` and one f-string, the literals and keys bound as "
@@ -409,7 +409,7 @@ def _proposals(results: dict) -> list[str]:
                      "for process-local backends would close most of the remaining gap.")
         out += [line, ""]
         out += [
-            "**P2, memory, `connect_plugin/response_cache.py` (scenario 4c).** The memo is bounded by entries "
+            "**P2, memory, `connect_plugin/caching/response_cache.py` (scenario 4c).** The memo is bounded by entries "
             "(256), not by size, and drops an expired entry only when that key is asked again; a cache clear or "
             "an edit changes every key, so the old generation's entries (about 10 MiB of objects per 50k-row "
             "answer, plus 2.5 MiB pickled in SimpleCache, whose threshold is 500 entries) stay until 256 newer "

@@ -6,7 +6,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
-from . import datasource_service
+from .datasources import service as datasource_service
 from .extension import session, state
 
 

@@ -16,11 +16,11 @@ from flask import Blueprint, Flask, current_app, g
 from sqlalchemy.orm import Session
 
 from .db import Database
-from .host import HostAdapter
-from .inflight import InflightLimiter
+from .host_adapter import HostAdapter
+from .caching.call_limiter import CallLimiter
 from .manifest import Manifest, default_manifest_path, load_manifest
 from .outbound import OutboundClient, OutboundPolicy, install_log_redaction, redact_known
-from .response_cache import ResponseCache
+from .caching.response_cache import ResponseCache
 from .secret_box import SecretBox, load_or_create_keyfile, parse_keys
 
 EXTENSION_KEY = "connect"
@@ -48,7 +48,7 @@ class ConnectState:
     policy: OutboundPolicy
     client: OutboundClient
     cache: ResponseCache
-    limiter: InflightLimiter
+    limiter: CallLimiter
 
     def redact_url(self, url: str) -> str:
         return redact_known(url)
@@ -102,7 +102,7 @@ class ConnectPlugin:
         app.extensions[EXTENSION_KEY] = ConnectState(
             manifest=manifest, host=host, db=Database(database_url), box=box, policy=policy,
             client=OutboundClient(policy), cache=cache,
-            limiter=InflightLimiter(float(app.config["CONNECT_BUSY_WAIT_SECONDS"])),
+            limiter=CallLimiter(float(app.config["CONNECT_BUSY_WAIT_SECONDS"])),
         )
         app.teardown_appcontext(_close_session)
         app.register_blueprint(self.make_blueprint(manifest))

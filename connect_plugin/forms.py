@@ -20,7 +20,7 @@ from wtforms import BooleanField, HiddenField, PasswordField, SelectField, Strin
 
 from .auth_modes import AUTH_MODES
 from .datasources.base import DatasourceType
-from .item_service import DEFAULT_OPTIONS, EDITORS
+from .connected_items.service import DEFAULT_OPTIONS, EDITORS
 
 try:  # WTForms 3.3 deprecates (value, label) tuples for choices
     from wtforms.fields.choices import SelectChoice

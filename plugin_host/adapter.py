@@ -1,4 +1,4 @@
-"""The host's side of the plugin seam (``connect_plugin.host.HostAdapter``)."""
+"""The host's side of the plugin seam (``connect_plugin.host_adapter.HostAdapter``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from flask import g, url_for
 from sqlalchemy.orm.attributes import flag_modified
 
 from connect_plugin.db import end_read
-from connect_plugin.host import HostIssue, HostUser
+from connect_plugin.host_adapter import HostIssue, HostUser
 
 from .auth import find_user, load_current_user, uses_basic_auth
 from .db import session as db_session

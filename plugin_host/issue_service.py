@@ -1,7 +1,7 @@
 """Creating issues and changing their fields, shared by the REST API and the pages.
 
 Plain fields are the host's; ``connected_item_<id>`` fields are checked and stored
-by the plugin (``connect_plugin.host_api``), with the plain values set in the same
+by the plugin (``connect_plugin.for_hosts``), with the plain values set in the same
 change counting as its dependencies. Either everything is saved or nothing.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from connect_plugin import host_api
+from connect_plugin import for_hosts
 from connect_plugin.errors import ValidationError
 
 from .adapter import to_host_issue, to_host_user
@@ -28,7 +28,7 @@ def split_fields(fields: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     for name, value in fields.items():
         if name in PLAIN_FIELDS:
             plain[name] = value
-        elif host_api.is_connected_field(name):
+        elif for_hosts.is_connected_field(name):
             connected[name] = value
         elif name != "project":
             unknown.append(name)
@@ -53,7 +53,7 @@ def apply_fields(issue: Issue, user: User, fields: dict[str, Any]) -> None:
         issue.description = plain["description"] or ""
     if connected:
         db_session().flush()
-        host_api.set_connected_fields(to_host_issue(issue), connected, to_host_user(user), other_fields=plain)
+        for_hosts.set_connected_fields(to_host_issue(issue), connected, to_host_user(user), other_fields=plain)
 
 
 def create_project(key: Any, name: Any, member_names: Any) -> Project:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from connect_plugin import host_api
+from connect_plugin import for_hosts
 from connect_plugin.errors import UpstreamError, ValidationError
 
 from .jql import JqlError, parse
@@ -78,7 +78,7 @@ def browse(key: str):
         abort(404, f"There is no issue {key}.")
     if not can_edit(user, issue):
         abort(403, f"You may not see {issue.key}: you are not a member of project {issue.project.key}.")
-    fields = host_api.connected_fields(issue.project.key)
+    fields = for_hosts.connected_fields(issue.project.key)
     form = IssueForm(obj=issue)
     errors: dict[str, str] = {}
     status = 200

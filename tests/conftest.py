@@ -205,12 +205,12 @@ def repo_root() -> Path:
 
 
 class FakeHost:
-    """The smallest host the plugin can live in (``connect_plugin.host.HostAdapter``):
+    """The smallest host the plugin can live in (``connect_plugin.host_adapter.HostAdapter``):
     users and issues in dictionaries, every call Basic-authenticated (no CSRF), and the
     values the plugin stores kept in ``stored``. ``user`` is who is logged in."""
 
     def __init__(self):
-        from connect_plugin.host import HostIssue, HostUser
+        from connect_plugin.host_adapter import HostIssue, HostUser
 
         self.users = {"admin": HostUser("admin", "Ada Admin", "admin@example.com", is_admin=True),
                       "alice": HostUser("alice", "Alice", "alice@example.com")}

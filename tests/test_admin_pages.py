@@ -49,7 +49,7 @@ def post(client, url: str, data: dict | None = None, **kw):
 
 
 def make_datasource(app, name="Assets", auth=None) -> int:
-    from connect_plugin import datasource_service as service
+    from connect_plugin.datasources import service
     from connect_plugin.extension import session, state
     from connect_plugin.views.api_datasources import url_check
 
@@ -63,7 +63,7 @@ def make_datasource(app, name="Assets", auth=None) -> int:
 
 
 def make_item(app, datasource_id: int, name="Asset", query="/assets") -> int:
-    from connect_plugin import item_service
+    from connect_plugin.connected_items import service as item_service
     from connect_plugin.extension import session
 
     with app.test_request_context():
@@ -75,7 +75,7 @@ def make_item(app, datasource_id: int, name="Asset", query="/assets") -> int:
 
 def load(app, datasource_id: int):
     """(serialized datasource, decrypted secrets) as stored."""
-    from connect_plugin import datasource_service as service
+    from connect_plugin.datasources import service
     from connect_plugin.extension import session, state
 
     with app.test_request_context():
@@ -84,7 +84,7 @@ def load(app, datasource_id: int):
 
 
 def count_datasources(app) -> int:
-    from connect_plugin import datasource_service as service
+    from connect_plugin.datasources import service
     from connect_plugin.extension import session
 
     with app.test_request_context():
@@ -340,7 +340,7 @@ def test_test_connection_banner(app, admin, monkeypatch):
 
 
 def test_clear_cache(app, admin):
-    from connect_plugin import datasource_service as service
+    from connect_plugin.datasources import service
     from connect_plugin.extension import session
 
     ds = make_datasource(app)
@@ -459,7 +459,7 @@ def test_item_delete_is_refused_while_others_depend_on_it(app, admin):
 
 
 def test_tester_without_javascript(app, admin, monkeypatch):
-    from connect_plugin import options
+    from connect_plugin.connected_items import tester
 
     ds = make_datasource(app)
     continent = make_item(app, ds, name="Continent")
@@ -478,7 +478,7 @@ def test_tester_without_javascript(app, admin, monkeypatch):
                 "elapsed_ms": 7, "excerpt": '[{"id": "FR", "name": "<France>"}]', "total": 1,
                 "options": [{"value": "FR", "label": "<France>"}]}
 
-    monkeypatch.setattr(options, "trace", fake_trace)
+    monkeypatch.setattr(tester, "trace", fake_trace)
     response = post(admin, f"{ADMIN}/items/{country}/test",
                     {"issue": "", "user": "", f"deps.connected_item_{continent}": "EU", "q": "fr"})
     html = text(response)
@@ -491,7 +491,7 @@ def test_tester_without_javascript(app, admin, monkeypatch):
     assert "<td><code>FR</code></td><td>&lt;France&gt;</td>" in html
     assert 'value="EU"' in html
 
-    monkeypatch.setattr(options, "trace", lambda *a, **k: {"ok": False, "error": "Fill in Continent first."})
+    monkeypatch.setattr(tester, "trace", lambda *a, **k: {"ok": False, "error": "Fill in Continent first."})
     assert "Fill in Continent first." in text(post(admin, f"{ADMIN}/items/{country}/test", {"q": ""}))
 
     response = post(admin, f"{ADMIN}/items/{country}/test", {"issue": "NOPE-1", "user": "ghost"})

@@ -97,16 +97,16 @@ def test_the_fake_host_decides_who_may_read_options(bare, upstream):
 
 
 def test_field_values_are_checked_against_the_options_and_stored_through_the_host(bare):
-    from connect_plugin import host_api
+    from connect_plugin import for_hosts
     from connect_plugin.errors import ValidationError
 
     app, host, _client, _ds, item = bare
     key = item["field_key"]
     with app.test_request_context():
-        stored = host_api.set_connected_fields(host.issues["DEMO-1"], {key: "2"}, host.users["alice"])
+        stored = for_hosts.set_connected_fields(host.issues["DEMO-1"], {key: "2"}, host.users["alice"])
         assert stored == {key: {"value": "2", "label": "ThinkPad X1 (PF3N7Q)"}}
         with pytest.raises(ValidationError) as refused:
-            host_api.set_connected_fields(host.issues["DEMO-1"], {key: "99"}, host.users["alice"])
+            for_hosts.set_connected_fields(host.issues["DEMO-1"], {key: "99"}, host.users["alice"])
     assert key in refused.value.fields
     assert host.stored == [("DEMO-1", item["id"], {"value": "2", "label": "ThinkPad X1 (PF3N7Q)"})]
 

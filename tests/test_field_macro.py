@@ -118,7 +118,8 @@ def test_browse_page_uses_the_macro(app):
     from plugin_host.db import session as host_session
     from plugin_host.models import Issue
 
-    from connect_plugin import datasource_service, item_service
+    from connect_plugin.connected_items import service as item_service
+    from connect_plugin.datasources import service as datasource_service
     from connect_plugin.extension import session, state
     from connect_plugin.views.api_datasources import url_check
 

@@ -103,7 +103,7 @@ def test_a_bare_flask_app_can_host_the_plugin(tmp_path):
     from flask import Flask
 
     from connect_plugin import ConnectPlugin
-    from connect_plugin.host import HostIssue, HostUser
+    from connect_plugin.host_adapter import HostIssue, HostUser
 
     class TinyHost:
         def current_user(self):

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import pytest
 
 from connect_plugin.errors import MissingDependency, ValidationError
-from connect_plugin.query import (
+from connect_plugin.connected_items.query import (
     KNOWN_VARIABLES,
     QueryTemplate,
     evaluate,

@@ -9,7 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from connect_plugin.errors import ValidationError
-from connect_plugin.query import KNOWN_VARIABLES, evaluate, join_url, parse_query, set_query_param
+from connect_plugin.connected_items.query import KNOWN_VARIABLES, evaluate, join_url, parse_query, set_query_param
 
 SETTINGS = settings(max_examples=200, deadline=None)
 

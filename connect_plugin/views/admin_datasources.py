@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from .. import datasource_service as service
+from ..datasources import service as service
 from .. import forms
 from ..auth_modes import AUTH_MODES
 from ..datasources import DATASOURCE_TYPES

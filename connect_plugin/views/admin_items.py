@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from .. import datasource_service, forms, item_service
-from .. import options as options_service
+from .. import forms
+from ..connected_items import tester as item_tester
+from ..connected_items import service as item_service
+from ..datasources import service as datasource_service
 from ..errors import ValidationError
 from ..extension import session, state
 from ..models import ConnectedItem
@@ -99,7 +101,7 @@ def item_test(item_id: int):
     form = forms.item_form(_datasource_choices(), item_service.serialize(item), from_request=False)
     if errors:
         return _render_form(form, item, tester_form=tester_form, tester_errors=errors, status=400)
-    result = options_service.trace(state(), db, item, issue=issue, user=user, deps=deps,
+    result = item_tester.trace(state(), db, item, issue=issue, user=user, deps=deps,
                                    query_text=tester_form.q.data or None)
     return _render_form(form, item, tester=result, tester_form=tester_form)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from .. import datasource_service as service
-from ..connector import Connector
+from ..datasources import service as service
+from ..datasources.connector import Connector
 from ..datasources import DATASOURCE_TYPES
 from ..errors import SecretUnreadable, ValidationError
 from ..extension import session, state

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from .. import item_service as service
-from .. import options as options_service
+from ..connected_items import options as options_service
+from ..connected_items import read_model
+from ..connected_items import tester as item_tester
+from ..connected_items import service as service
 from ..errors import Forbidden, MissingDependency, NotFound, ValidationError
 from ..extension import session, state
-from ..host import HostIssue, HostUser
+from ..host_adapter import HostIssue, HostUser
 from .api_datasources import json_body
 from .guards import actor, api_admin, api_user, current_user
 
@@ -85,7 +87,7 @@ def issue_for_user(key: str | None) -> HostIssue | None:
 @api_user
 def item_options(item_id: int):
     db = session()
-    item = options_service.load_item(db, item_id)
+    item = read_model.load_item(db, item_id)
     issue = issue_for_user(request.args.get("issue"))
     limit = _int_arg("limit", options_service.DEFAULT_LIMIT, 1, options_service.MAX_LIMIT)
     offset = _int_arg("offset", 0, 0, 10**9)
@@ -130,7 +132,7 @@ def test_item(item_id: int):
     deps = body.get("deps") or {}
     if not isinstance(deps, dict):
         raise ValidationError("deps must be an object.", {"deps": "deps must map field names to values."})
-    result = options_service.trace(state(), db, item, issue=issue, user=user,
+    result = item_tester.trace(state(), db, item, issue=issue, user=user,
                                    deps={str(k): v for k, v in deps.items()}, query_text=body.get("q"))
     return jsonify(result)
 

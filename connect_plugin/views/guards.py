@@ -16,7 +16,7 @@ from wtforms import ValidationError as WTFValidationError
 
 from ..errors import ConnectError, Forbidden, Unauthorized, UpstreamBusy
 from ..extension import state
-from ..host import HostUser
+from ..host_adapter import HostUser
 
 log = logging.getLogger("connect_plugin.views")
 

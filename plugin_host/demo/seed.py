@@ -80,7 +80,7 @@ def seed_demo(app: Flask, base_url: str) -> SeedResult:
     """Register the sample API at ``base_url`` (``https://127.0.0.1:<port>/api``) once;
     on later runs only follow its URL. Safe to call on every start."""
     with app.app_context():
-        from connect_plugin import datasource_service
+        from connect_plugin.datasources import service as datasource_service
         from connect_plugin.extension import session as plugin_session
         from connect_plugin.extension import state
         from connect_plugin.models import Datasource
@@ -104,7 +104,7 @@ def seed_demo(app: Flask, base_url: str) -> SeedResult:
 
 
 def _follow_url(db, datasource, base_url: str, box) -> SeedResult:
-    from connect_plugin import datasource_service
+    from connect_plugin.datasources import service as datasource_service
     from connect_plugin.models import ConnectedItem
 
     wanted = _config_urls(base_url)
@@ -155,7 +155,7 @@ def _seed_host() -> list[str]:
 
 
 def _seed_items(db, datasource_id: int) -> dict[str, int]:
-    from connect_plugin import item_service
+    from connect_plugin.connected_items import service as item_service
     from connect_plugin.models import ConnectedItem
 
     ids: dict[str, int] = {}

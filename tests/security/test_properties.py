@@ -129,7 +129,7 @@ def test_an_empty_value_cannot_turn_the_admins_dots_into_a_dot_segment(template)
     """Found by tests/test_query_properties.py (an empty ``$issue.key`` after a
     literal ``.``): the segment must not become ``.`` or ``..``, which a server
     would resolve, dropping or climbing a segment the admin wrote."""
-    from connect_plugin.query import evaluate, join_url, parse_query
+    from connect_plugin.connected_items.query import evaluate, join_url, parse_query
 
     relative = evaluate(parse_query(template), {"userInput": "", "issue.key": ""})
     segments = urlsplit(join_url("https://h.example/base", relative)).path.split("/")

@@ -171,7 +171,7 @@ def _waiters_take_slots() -> bool:
     its ``gate``, so that callers waiting for another caller's call count too."""
     import inspect
 
-    from connect_plugin import options
+    from connect_plugin.connected_items import options
 
     return "gate=" in inspect.getsource(options)
 
@@ -188,7 +188,7 @@ def _timed(call):
     # what the reason says: no 503, and a worker full of waiters now and then).
     pytest.param(False, id="40-same-query", marks=pytest.mark.xfail(
         not _waiters_take_slots(), run=False,
-        reason="connect_plugin/options.py does not pass the datasource's in-flight slot to "
+        reason="connect_plugin/connected_items/options.py does not pass the datasource's in-flight slot to "
                "ResponseCache.get_or_load(gate=...): callers waiting for one hanging call are not "
                "limited, so they can fill a worker's threads and get no 503")),
 ])
@@ -429,9 +429,9 @@ def _hold(limiter, datasource_id, limit, release: threading.Event, entered: thre
 
 def test_limiter_waits_briefly_refuses_crowds_and_stalls_at_once():
     from connect_plugin.errors import UpstreamBusy
-    from connect_plugin.inflight import InflightLimiter
+    from connect_plugin.caching.call_limiter import CallLimiter
 
-    limiter = InflightLimiter(wait_seconds=0.4)
+    limiter = CallLimiter(wait_seconds=0.4)
     release = threading.Event()
     holders = [_hold(limiter, 1, 2, release, entered := threading.Event()) for _ in range(2)]
     entered.wait(2)
@@ -463,9 +463,9 @@ def test_limiter_waits_briefly_refuses_crowds_and_stalls_at_once():
 
 def test_limiter_hands_a_freed_slot_to_a_waiter_and_caps_the_waiters():
     from connect_plugin.errors import UpstreamBusy
-    from connect_plugin.inflight import InflightLimiter
+    from connect_plugin.caching.call_limiter import CallLimiter
 
-    limiter = InflightLimiter(wait_seconds=2)
+    limiter = CallLimiter(wait_seconds=2)
     release = threading.Event()
     holder = _hold(limiter, 1, 1, release, entered := threading.Event())
     entered.wait(2)
@@ -487,7 +487,7 @@ def test_limiter_hands_a_freed_slot_to_a_waiter_and_caps_the_waiters():
 
 def test_waiters_share_a_failed_call_instead_of_repeating_it():
     from connect_plugin.errors import UpstreamTimeout
-    from connect_plugin.single_flight import LocalFlights
+    from connect_plugin.caching.single_flight import LocalFlights
 
     flights = LocalFlights()
     calls = []
@@ -512,12 +512,12 @@ def test_cache_gate_counts_the_waiters_of_one_key():
     from flask import Flask
 
     from connect_plugin.errors import UpstreamBusy
-    from connect_plugin.inflight import InflightLimiter
-    from connect_plugin.response_cache import ResponseCache
+    from connect_plugin.caching.call_limiter import CallLimiter
+    from connect_plugin.caching.response_cache import ResponseCache
 
     cache = ResponseCache()
     cache.init_app(Flask(__name__))
-    limiter = InflightLimiter(wait_seconds=0.3)
+    limiter = CallLimiter(wait_seconds=0.3)
     release = threading.Event()
     loads = []
 
@@ -546,7 +546,7 @@ def test_cache_gate_counts_the_waiters_of_one_key():
 def test_an_unreachable_redis_costs_little_and_warns_once(caplog):
     from flask import Flask
 
-    from connect_plugin.response_cache import ResponseCache
+    from connect_plugin.caching.response_cache import ResponseCache
     from tests.support.https_servers import free_port
 
     app = Flask(__name__)

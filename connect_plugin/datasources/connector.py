@@ -11,13 +11,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .auth_modes import AUTH_MODES, AuthContext
-from .datasources.rest import DEFAULT_MAX_CONCURRENT, DEFAULT_TIMEOUT
-from .errors import UpstreamError
-from .inflight import InflightLimiter
-from .models import Datasource
-from .outbound import OutboundClient, UpstreamResponse, raise_for_status
-from .query import join_url
+from ..auth_modes import AUTH_MODES, AuthContext
+from .rest import DEFAULT_MAX_CONCURRENT, DEFAULT_TIMEOUT
+from ..errors import UpstreamError
+from ..caching.call_limiter import CallLimiter
+from ..models import Datasource
+from ..outbound import OutboundClient, UpstreamResponse, raise_for_status
+from ..connected_items.query import join_url
 
 
 @dataclass
@@ -41,7 +41,7 @@ class Connector:
     """Calls one datasource with its stored settings and decrypted secrets."""
 
     def __init__(self, datasource: Datasource, secrets: dict[str, str], *, client: OutboundClient,
-                 limiter: InflightLimiter):
+                 limiter: CallLimiter):
         self.datasource = datasource
         self.secrets = secrets
         self.client = client

@@ -26,7 +26,7 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
-from .errors import UpstreamBusy
+from ..errors import UpstreamBusy
 
 
 class _Slots:
@@ -74,7 +74,7 @@ class _Slots:
             self.condition.notify()
 
 
-class InflightLimiter:
+class CallLimiter:
     def __init__(self, wait_seconds: float = 2.0):
         self.wait_seconds = wait_seconds
         self._lock = threading.Lock()

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from . import field_values, item_service
+from .connected_items import field_values
+from .connected_items import service as item_service
 from .extension import session, state
-from .host import HostIssue, HostUser
+from .host_adapter import HostIssue, HostUser
 
 
 def connected_fields(project_key: str) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .host import HostIssue, HostUser
+from ..host_adapter import HostIssue, HostUser
 
 Value = str | list[str] | None
 

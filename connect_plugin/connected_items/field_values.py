@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from sqlalchemy.orm import Session
 
-from .errors import MissingDependency, ValidationError
-from .host import HostIssue, HostUser
-from .models import ConnectedItem, valid_id
+from ..errors import MissingDependency, ValidationError
+from ..host_adapter import HostIssue, HostUser
+from ..models import ConnectedItem, valid_id
 from .options import MAX_LIMIT, cached_options, evaluate_item
 from .variables import Value
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .extension import ConnectState
+    from ..extension import ConnectState
 
 FIELD_PREFIX = "connected_item_"
 

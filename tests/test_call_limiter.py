@@ -9,7 +9,7 @@ import time
 import pytest
 
 from connect_plugin.errors import UpstreamBusy
-from connect_plugin.inflight import InflightLimiter
+from connect_plugin.caching.call_limiter import CallLimiter
 
 
 def hold(limiter, datasource_id, limit, release, fail=False):
@@ -32,7 +32,7 @@ def hold(limiter, datasource_id, limit, release, fail=False):
 
 
 def test_at_most_half_the_limit_may_wait():
-    limiter = InflightLimiter(wait_seconds=1.0)
+    limiter = CallLimiter(wait_seconds=1.0)
     release = threading.Event()
     holders = [hold(limiter, 1, 4, release) for _ in range(4)]
     waiters = [threading.Thread(target=lambda: limiter.slot(1, 4, "Assets API").__enter__()) for _ in range(2)]
@@ -50,7 +50,7 @@ def test_at_most_half_the_limit_may_wait():
 
 
 def test_a_failed_call_is_not_progress():
-    limiter = InflightLimiter(wait_seconds=0.3)
+    limiter = CallLimiter(wait_seconds=0.3)
     release_ok, release_failing = threading.Event(), threading.Event()
     steady = hold(limiter, 1, 2, release_ok)
     failing = hold(limiter, 1, 2, release_failing, fail=True)

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import audit
-from .errors import Conflict, NotFound, ValidationError
+from .. import audit
+from ..errors import Conflict, NotFound, ValidationError
 from .mapping import compile_mapping
-from .models import ConnectedItem, Datasource, valid_id
+from ..models import ConnectedItem, Datasource, valid_id
 from .query import parse_query
 
 EDITORS = {

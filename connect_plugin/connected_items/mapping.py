@@ -58,7 +58,7 @@ import orjson
 from jsonpath_ng import jsonpath as jp
 from jsonpath_ng.ext import parse as jsonpath_parse
 
-from .errors import BadUpstreamData, ValidationError
+from ..errors import BadUpstreamData, ValidationError
 
 __all__ = ["OptionMapping", "RowTemplate", "parse_json", "compile_mapping", "compile_template", "map_options",
            "render_scalar"]

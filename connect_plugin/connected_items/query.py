@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Union
 from urllib.parse import quote, unquote_plus, urlsplit
 
-from .errors import MissingDependency, ValidationError
+from ..errors import MissingDependency, ValidationError
 
 __all__ = [
     "QueryTemplate",

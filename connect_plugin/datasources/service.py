@@ -14,13 +14,13 @@ from typing import Any, Callable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import audit
-from .auth_modes import AUTH_MODES
-from .datasources import get_type
-from .errors import Conflict, NotFound, SecretUnreadable, ValidationError
-from .models import ConnectedItem, Datasource, DatasourceSecret, valid_id
-from .outbound import register_secret
-from .secret_box import UNREADABLE, SecretBox
+from .. import audit
+from ..auth_modes import AUTH_MODES
+from . import get_type
+from ..errors import Conflict, NotFound, SecretUnreadable, ValidationError
+from ..models import ConnectedItem, Datasource, DatasourceSecret, valid_id
+from ..outbound import register_secret
+from ..secret_box import UNREADABLE, SecretBox
 
 UrlCheck = Callable[[str, str], None]
 

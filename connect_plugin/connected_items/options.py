@@ -1,0 +1,124 @@
+"""Options of a connected item for one issue, user and set of edited values.
+
+The steps are plain functions so the options endpoint, the issue update check and
+the admin's configuration tester share them: evaluate the query, find the answer in
+the cache or call the datasource, map the JSON to options, then filter and page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
+
+from sqlalchemy.orm import Session
+
+from ..datasources import service as datasource_service
+from ..datasources.connector import Connector
+from ..datasources.rest import DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT, DEFAULT_TIMEOUT
+from ..db import end_read
+from ..errors import MissingDependency
+from ..host_adapter import HostIssue, HostUser
+from ..caching.response_cache import CachedAnswer, cache_key
+from ..models import ConnectedItem
+from .mapping import compile_mapping, map_options, parse_json
+from .query import evaluate, join_url, parse_query
+from .variables import Value, build_values
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..extension import ConnectState
+
+MAX_LIMIT = 200
+DEFAULT_LIMIT = 50
+# Seconds a Redis single-flight lock outlives the datasource's own time limit.
+LOCK_MARGIN_SECONDS = 5
+
+
+@dataclass
+class Evaluated:
+    """A query with its variables filled in, ready to call."""
+
+    item: ConnectedItem
+    relative: str
+    url: str
+    uses_user_input: bool
+
+
+@dataclass
+class OptionsPage:
+    options: list[tuple[str, str]]
+    total: int
+    cached: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {"options": [{"value": v, "label": lbl} for v, lbl in self.options], "total": self.total,
+                "cached": self.cached}
+
+
+def evaluate_item(session: Session, item: ConnectedItem, *, issue: HostIssue | None, user: HostUser,
+                  deps: Mapping[str, Value], user_input: str | None) -> Evaluated:
+    """Fill the item's query. Raises MissingDependency naming the item to fill first."""
+    template = parse_query(item.query)
+    values = build_values(template.variables, issue=issue, user=user, deps=deps, user_input=user_input)
+    try:
+        relative = evaluate(template, values)
+    except MissingDependency as exc:
+        raise MissingDependency(exc.field, f"Fill in {_field_label(session, exc.field)} first.") from None
+    return Evaluated(item=item, relative=relative, url=join_url(item.datasource.config["base_url"], relative),
+                     uses_user_input=template.uses_user_input)
+
+
+def _field_label(session: Session, field: str) -> str:
+    if field.startswith("connected_item_"):
+        other = session.get(ConnectedItem, int(field.rsplit("_", 1)[1]))
+        if other is not None:
+            return other.name
+    return field
+
+
+def fetch_options(state: "ConnectState", evaluated: Evaluated) -> list[tuple[str, str]]:
+    """Call the datasource and map its answer; never cached here."""
+    item = evaluated.item
+    datasource = item.datasource
+    connector = Connector(datasource, datasource_service.decrypt_secrets(datasource, state.box),
+                          client=state.client, limiter=state.limiter)
+    response = connector.get(evaluated.url)
+    mapping = compile_mapping(item.options_path, item.value_template, item.label_template)
+    return map_options(mapping, parse_json(response.body, datasource.name), source=datasource.name)
+
+
+def cached_options(state: "ConnectState", evaluated: Evaluated) -> tuple[CachedAnswer, bool]:
+    """The answer (and whether it came from the cache). A miss first takes one of the
+    datasource's in-flight slots, also while it waits for another caller's call to
+    the same key, so callers piling up behind a hanging API get 503 instead of
+    holding every thread."""
+    item = evaluated.item
+    datasource = item.datasource
+    key = cache_key(item.id, item.version, datasource.id, datasource.version, datasource.cache_generation,
+                    evaluated.url)
+    ttl = int(datasource.config.get("cache_ttl_seconds", DEFAULT_CACHE_TTL))
+    timeout = float(datasource.config.get("timeout_seconds", DEFAULT_TIMEOUT))
+    limit = int(datasource.config.get("max_concurrent_calls", DEFAULT_MAX_CONCURRENT))
+    return state.cache.get_or_load(
+        key, ttl, lambda: fetch_options(state, evaluated), lock_seconds=timeout + LOCK_MARGIN_SECONDS,
+        gate=lambda: state.limiter.slot(datasource.id, limit, datasource.name),
+    )
+
+
+def select_page(answer: CachedAnswer, *, query_text: str | None, filter_by_label: bool, limit: int,
+                offset: int, cached: bool) -> OptionsPage:
+    options = answer.options
+    if filter_by_label and query_text:
+        needle = query_text.casefold()
+        folded = answer.folded_labels()
+        options = [option for option, label in zip(options, folded) if needle in label]
+    return OptionsPage(options=options[offset:offset + limit], total=len(options), cached=cached)
+
+
+def options_for(state: "ConnectState", session: Session, item: ConnectedItem, *, issue: HostIssue | None,
+                user: HostUser, deps: Mapping[str, Value], query_text: str | None, limit: int = DEFAULT_LIMIT,
+                offset: int = 0) -> OptionsPage:
+    evaluated = evaluate_item(session, item, issue=issue, user=user, deps=deps, user_input=query_text)
+    end_read(session)
+    answer, cached = cached_options(state, evaluated)
+    return select_page(answer, query_text=query_text, filter_by_label=not evaluated.uses_user_input,
+                       limit=limit, offset=offset, cached=cached)

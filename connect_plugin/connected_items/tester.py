@@ -1,0 +1,62 @@
+"""The admin's configuration tester: one uncached evaluation of an item, every step
+shown (URL as sent with secrets masked, status, time, a raw excerpt, the options)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Mapping
+
+from sqlalchemy.orm import Session
+
+from ..datasources import service as datasource_service
+from ..datasources.connector import Connector
+from ..errors import MissingDependency, UpstreamError
+from ..host_adapter import HostIssue, HostUser
+from ..models import ConnectedItem
+from ..outbound import redact_known
+from .mapping import compile_mapping, map_options, parse_json
+from .options import MAX_LIMIT, evaluate_item
+from .variables import Value
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..extension import ConnectState
+
+
+def trace(state: "ConnectState", session: Session, item: ConnectedItem, *, issue: HostIssue | None,
+          user: HostUser, deps: Mapping[str, Value], query_text: str | None) -> dict[str, Any]:
+    """The admin's configuration tester: every step of one uncached evaluation, with
+    the URL as sent (secrets masked), the status, time, a raw excerpt and options."""
+    result: dict[str, Any] = {"ok": False}
+    try:
+        evaluated = evaluate_item(session, item, issue=issue, user=user, deps=deps, user_input=query_text)
+    except MissingDependency as exc:
+        result["error"] = exc.message
+        return result
+    datasource = item.datasource
+    started = time.monotonic()
+    try:
+        connector = Connector(datasource, datasource_service.decrypt_secrets(datasource, state.box),
+                              client=state.client, limiter=state.limiter)
+        response = connector.get(evaluated.url)
+        result.update(url=response.url, status=response.status, elapsed_ms=response.elapsed_ms,
+                      excerpt=_excerpt(response.body))
+        mapping = compile_mapping(item.options_path, item.value_template, item.label_template)
+        options = map_options(mapping, parse_json(response.body, datasource.name), source=datasource.name)
+    except UpstreamError as exc:
+        result.update(error=exc.message, elapsed_ms=int((time.monotonic() - started) * 1000))
+        if exc.upstream_status is not None:
+            result["status"] = exc.upstream_status
+        if exc.excerpt:
+            result["excerpt"] = exc.excerpt
+        result.setdefault("url", state.redact_url(evaluated.url))
+        return result
+    except Exception as exc:  # SecretUnreadable and other typed errors carry a message
+        result["error"] = getattr(exc, "message", "The evaluation failed.")
+        return result
+    result.update(ok=True, total=len(options),
+                  options=[{"value": v, "label": lbl} for v, lbl in options[:MAX_LIMIT]])
+    return result
+
+
+def _excerpt(body: bytes, limit: int = 2000) -> str:
+    return redact_known(body[:limit].decode("utf-8", errors="replace"))
