@@ -1,20 +1,15 @@
 """Outbound HTTP: the only way the plugin reaches an upstream API.
 
 * :class:`OutboundPolicy` — allow list, trust store and limits, from the Flask config.
-* :class:`OutboundClient` — HTTPS calls with the address guard at connect time,
-  verified TLS, manual redirects, one deadline per call and a size cap.
+* :class:`OutboundClient` — HTTPS calls and their redirect walk (:mod:`.client`), on
+  :mod:`.transport` (the address guard at connect time, verified TLS), under one
+  deadline per call (:mod:`.deadline`), with the URL rules of :mod:`.urls`, the
+  answer and its size cap in :mod:`.response` and typed errors from :mod:`.failures`.
 * :mod:`.guard` — pure URL and address checks (save-time validation).
 * :mod:`.redact` — keeps secrets out of messages, URLs and logs.
 """
 
-from .client import (
-    GuardedAdapter,
-    GuardedHTTPSConnection,
-    OutboundClient,
-    UpstreamResponse,
-    build_ssl_context,
-    raise_for_status,
-)
+from .client import OutboundClient
 from .guard import (
     address_is_public,
     check_address,
@@ -25,6 +20,8 @@ from .guard import (
     validate_https_url,
 )
 from .policy import OutboundPolicy
+from .response import UpstreamResponse, raise_for_status
+from .transport import GuardedAdapter, GuardedHTTPSConnection, build_ssl_context
 from .redact import (
     RedactingFilter,
     Redactor,

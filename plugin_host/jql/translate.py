@@ -7,7 +7,7 @@ refused with the list of those that are.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, false, not_, or_, select, true
+from sqlalchemy import and_, not_, or_, select
 
 from ..models import Issue, Project, User, project_members
 from .parse import JqlError

@@ -29,7 +29,7 @@ from connect_plugin.errors import (
     UpstreamTimeout,
 )
 from connect_plugin.outbound import OutboundPolicy, raise_for_status
-from connect_plugin.outbound.client import GuardedAdapter, build_ssl_context
+from connect_plugin.outbound.transport import GuardedAdapter, build_ssl_context
 from tests.support.https_servers import (
     Chunked,
     Drip,

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connect_plugin.outbound.client import UpstreamResponse
+from connect_plugin.outbound.response import UpstreamResponse
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 BASE = "https://assets.example.com:8443/v1/api"
