@@ -106,7 +106,8 @@ def steps(app, item_id: int, repeat: int) -> list[dict]:
     """The first load's steps, each timed alone with the product's functions."""
     from connect_plugin.datasources import service as datasource_service
     from connect_plugin.datasources.connector import Connector
-    from connect_plugin.connected_items.mapping import compile_mapping, map_options, parse_json
+    from connect_plugin.connected_items.mapping import compile_mapping, map_options
+    from connect_plugin.outbound.json_answer import parse_json
     from connect_plugin.models import ConnectedItem
     from connect_plugin.connected_items.query import join_url
     from connect_plugin.caching.response_cache import CachedAnswer

@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 from jsonpath_ng.ext import parse as jsonpath_parse
 
 from connect_plugin.errors import BadUpstreamData, ValidationError
-from connect_plugin.connected_items.mapping import compile_mapping, map_options, parse_json, render_scalar
+from connect_plugin.connected_items.mapping import compile_mapping, map_options
+from connect_plugin.connected_items.templates import render_scalar
+from connect_plugin.outbound.json_answer import parse_json
 
 SETTINGS = settings(max_examples=200, deadline=None)
 

@@ -20,7 +20,8 @@ from ..errors import MissingDependency
 from ..host_adapter import HostIssue, HostUser
 from ..caching.response_cache import CachedAnswer, cache_key
 from ..models import ConnectedItem
-from .mapping import compile_mapping, map_options, parse_json
+from ..outbound.json_answer import parse_json
+from .mapping import compile_mapping, map_options
 from .query import evaluate, join_url, parse_query
 from .variables import Value, build_values
 

@@ -14,7 +14,8 @@ from ..errors import MissingDependency, UpstreamError
 from ..host_adapter import HostIssue, HostUser
 from ..models import ConnectedItem
 from ..outbound import redact_known
-from .mapping import compile_mapping, map_options, parse_json
+from ..outbound.json_answer import parse_json
+from .mapping import compile_mapping, map_options
 from .options import MAX_LIMIT, evaluate_item
 from .variables import Value
 

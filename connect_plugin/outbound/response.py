@@ -8,13 +8,13 @@ import http
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-import orjson
 import requests
 
 from connect_plugin.errors import BadUpstreamData, ConnectError, ResponseTooLarge, UpstreamHTTPError
 
 from .deadline import Call
 from .failures import format_size, translate
+from .json_answer import NotJSON, decode
 from .redact import Redactor, redact_known
 
 EXCERPT_CHARS = 200
@@ -74,8 +74,8 @@ class UpstreamResponse:
 
     def json(self) -> Any:
         try:
-            return orjson.loads(self.body)
-        except orjson.JSONDecodeError:
+            return decode(self.body)
+        except NotJSON:
             content_type = self.redact(self.content_type) or "none"
             if not self.body.strip():
                 message = f"{self.source}: the answer is empty, not JSON (Content-Type {content_type})"

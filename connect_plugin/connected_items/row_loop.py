@@ -1,0 +1,83 @@
+"""The loop over an answer's rows, generated once per mapping.
+
+``map_options`` runs once per row of answers that can hold 100,000 rows, so the
+loop over the rows is generated per mapping: for a row that is a ``dict`` (nearly
+always) every ``${row.key}`` becomes an inline ``row.get(key)`` and the template one
+f-string, with no call per placeholder; any other row goes through the templates'
+own renderers, with the same results. Literal texts and keys reach the generated
+code as names bound in its namespace (and as default arguments, so they are fast
+locals), never as source text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .templates import RowTemplate, render_scalar
+
+__all__ = ["compile_rows"]
+
+
+def _template_source(template: RowTemplate, target: str, prefix: str, namespace: dict[str, Any]) -> list[str]:
+    """Lines that set ``target`` to the template's text for ``row``, a dict."""
+    lines: list[str] = []
+    pieces: list[str] = []
+    for index, part in enumerate(template.parts):
+        if isinstance(part, str):
+            name = f"_{prefix}c{index}"
+            namespace[name] = part
+            pieces.append(name)
+            continue
+        var = f"_{prefix}{index}"
+        if len(part.steps) == 1 and type(part.steps[0]) is str:
+            key = f"_{prefix}k{index}"
+            namespace[key] = part.steps[0]
+            lines.append(f"{var} = row.get({key})")
+        else:
+            getter = f"_{prefix}g{index}"
+            namespace[getter] = part.get
+            lines.append(f"{var} = {getter}(row)")
+        pieces.append(f"({var} if {var}.__class__ is _str else _rs({var}))")
+    if not pieces:
+        lines.append(f"{target} = ''")
+    elif len(pieces) == 1:
+        lines.append(f"{target} = {pieces[0]}")
+    else:  # one f-string: a single allocation for the whole text
+        lines.append(f"{target} = f'" + "".join("{" + piece + "}" for piece in pieces) + "'")
+    return lines
+
+
+def compile_rows(value: RowTemplate, label: RowTemplate, same: bool) -> Callable[[Any], list[tuple[str, str]]]:
+    """``map_rows(rows)``: each row's (value, label) with :func:`map_options`'s rules
+    (empty values skipped, the first of a value kept, an empty label replaced by the
+    value; the label is rendered only for a row that is kept)."""
+    namespace: dict[str, Any] = {"_rs": render_scalar, "_render_value": value.render, "_render_label": label.render}
+    src = ["def map_rows(rows, _str=str, _dict=dict, {locals}):",
+           "    seen = set()",
+           "    add = seen.add",
+           "    out = []",
+           "    append = out.append",
+           "    for row in rows:",
+           "        if row.__class__ is _dict:"]
+    src += ["            " + line for line in _template_source(value, "value", "v", namespace)]
+    src += ["            if not value or value in seen:",
+            "                continue"]
+    if not same:
+        src += ["            " + line for line in _template_source(label, "label", "l", namespace)]
+    src += ["        else:",
+            "            value = _render_value(row)",
+            "            if not value or value in seen:",
+            "                continue"]
+    if not same:
+        src += ["            label = _render_label(row)"]
+    src += ["        add(value)",
+            "        append((value, value))" if same else "        append((value, label or value))",
+            "    return out"]
+    # Every name of the namespace is bound as a default argument: a fast local in the loop.
+    src[0] = src[0].format(locals=", ".join(f"{name}={name}" for name in namespace))
+    source = "\n".join(src) + "\n"
+    exec(compile(source, "<connect mapping>", "exec"), namespace)  # noqa: S102 - see above
+    map_rows = namespace["map_rows"]
+    map_rows.source = source
+    return map_rows
