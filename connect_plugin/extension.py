@@ -10,32 +10,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from flask import Blueprint, Flask, current_app, g
 from sqlalchemy.orm import Session
 
+from .caching.call_limiter import CallLimiter
+from .caching.response_cache import ResponseCache
 from .db import Database
 from .host_adapter import HostAdapter
-from .caching.call_limiter import CallLimiter
 from .manifest import Manifest, default_manifest_path, load_manifest
 from .outbound import OutboundClient, OutboundPolicy, install_log_redaction, redact_known
-from .caching.response_cache import ResponseCache
 from .secret_box import SecretBox, load_or_create_keyfile, parse_keys
+from .settings import init_settings
 
 EXTENSION_KEY = "connect"
-
-# name -> default; each is read from app.config first, then the environment.
-SETTINGS: dict[str, Any] = {
-    "CONNECT_SECRET_KEYS": None,
-    "CONNECT_CA_BUNDLE": None,
-    "CONNECT_ALLOWED_HOSTS": "",
-    "CONNECT_MAX_RESPONSE_BYTES": 10 * 1024 * 1024,
-    "CONNECT_DATABASE_URL": None,
-    "CONNECT_BUSY_WAIT_SECONDS": 2.0,
-    "CONNECT_BASE_TEMPLATE": "connect/standalone.html",
-}
-
 
 @dataclass
 class ConnectState:
@@ -71,12 +59,6 @@ def _close_session(_exc=None) -> None:
         db_session.close()
 
 
-def _setting(app: Flask, name: str) -> Any:
-    if name in app.config and app.config[name] not in (None, ""):
-        return app.config[name]
-    return os.environ.get(name, SETTINGS[name])
-
-
 class ConnectPlugin:
     def __init__(self, app: Flask | None = None, **kwargs):
         if app is not None:
@@ -85,8 +67,7 @@ class ConnectPlugin:
     def init_app(self, app: Flask, *, host: HostAdapter, manifest: Manifest | str | Path | None = None) -> None:
         if not isinstance(manifest, Manifest):
             manifest = load_manifest(manifest or default_manifest_path())
-        for name in SETTINGS:
-            app.config[name] = _setting(app, name)
+        init_settings(app.config)
 
         keys = app.config["CONNECT_SECRET_KEYS"] or load_or_create_keyfile(app.instance_path)
         box = SecretBox(parse_keys(keys))
@@ -102,7 +83,7 @@ class ConnectPlugin:
         app.extensions[EXTENSION_KEY] = ConnectState(
             manifest=manifest, host=host, db=Database(database_url), box=box, policy=policy,
             client=OutboundClient(policy), cache=cache,
-            limiter=CallLimiter(float(app.config["CONNECT_BUSY_WAIT_SECONDS"])),
+            limiter=CallLimiter(app.config["CONNECT_BUSY_WAIT_SECONDS"]),
         )
         app.teardown_appcontext(_close_session)
         app.register_blueprint(self.make_blueprint(manifest))

@@ -29,6 +29,7 @@ from typing import Callable, ContextManager
 import orjson
 from flask_caching import Cache
 
+from ..settings import whole_number
 from .single_flight import LocalFlights, RedisFlights
 
 log = logging.getLogger("connect_plugin.cache")
@@ -135,7 +136,7 @@ class ResponseCache:
             "CACHE_TYPE": cache_type,
             "CACHE_KEY_PREFIX": KEY_PREFIX,
             "CACHE_DEFAULT_TIMEOUT": 300,
-            "CACHE_THRESHOLD": int(config.get("CONNECT_CACHE_THRESHOLD", 500)),
+            "CACHE_THRESHOLD": whole_number(config, "CONNECT_CACHE_THRESHOLD", minimum=1),
         }
         for key in ("CACHE_REDIS_URL", "CACHE_REDIS_HOST", "CACHE_REDIS_PORT", "CACHE_REDIS_DB",
                     "CACHE_REDIS_PASSWORD", "CACHE_DIR"):
@@ -145,7 +146,7 @@ class ResponseCache:
         if "redis" in cache_type.lower():
             redis_options = _redis_client_options()
             plugin_config["CACHE_OPTIONS"] = dict(redis_options)
-        self.memo = _Memo(int(config.get("CONNECT_MEMO_ENTRIES", 256)))
+        self.memo = _Memo(whole_number(config, "CONNECT_MEMO_ENTRIES", minimum=1))
         self.cache.init_app(app, config=plugin_config)
         self.redis_flights = None
         if redis_options is not None:

@@ -17,11 +17,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from ..settings import DEFAULT_MAX_REDIRECTS, DEFAULT_MAX_RESPONSE_BYTES, whole_number
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
-DEFAULT_MAX_REDIRECTS = 5
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 
@@ -188,32 +188,14 @@ class OutboundPolicy:
             if not os.path.exists(ca_bundle):
                 raise ValueError(f"CONNECT_CA_BUNDLE {ca_bundle!r} does not exist.")
 
-        max_bytes = _int_setting(config, "CONNECT_MAX_RESPONSE_BYTES", DEFAULT_MAX_RESPONSE_BYTES, 1)
-        max_redirects = _int_setting(config, "CONNECT_MAX_REDIRECTS", DEFAULT_MAX_REDIRECTS, 0)
+        max_bytes = whole_number(config, "CONNECT_MAX_RESPONSE_BYTES", minimum=1)
+        max_redirects = whole_number(config, "CONNECT_MAX_REDIRECTS", minimum=0)
         return cls(
             allowed=tuple(allowed),
             ca_bundle=ca_bundle,
             max_response_bytes=max_bytes,
             max_redirects=max_redirects,
         )
-
-
-def _int_setting(config: Mapping[str, Any], key: str, default: int, minimum: int) -> int:
-    value = config.get(key)
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        raise ValueError(f"{key} must be a whole number, not {value!r}.")
-    if isinstance(value, str):
-        text = value.strip().replace("_", "")
-        if not re.fullmatch(r"\d+", text):
-            raise ValueError(f"{key} must be a whole number, not {value!r}.")
-        value = int(text)
-    if not isinstance(value, int):
-        raise ValueError(f"{key} must be a whole number, not {value!r}.")
-    if value < minimum:
-        raise ValueError(f"{key} must be at least {minimum}, not {value}.")
-    return value
 
 
 def iter_allowed(policy: OutboundPolicy) -> Iterable[str]:

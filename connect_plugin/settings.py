@@ -1,0 +1,90 @@
+"""Every ``CONNECT_*`` setting the plugin reads, declared once with its default.
+
+``init_settings`` runs first in ``init_app`` and leaves each key in ``app.config``
+(the host's value, else the environment's, else the default), the way flask-wtf's
+``csrf.py`` declares its keys with ``app.config.setdefault``: the rest of the plugin
+then reads ``app.config[name]`` and never repeats a default. README's configuration
+table lists these same names (a test keeps the two together).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_REDIRECTS = 5
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    meaning: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("CONNECT_SECRET_KEYS", None, "comma-separated Fernet keys: the first encrypts, all decrypt"),
+    Setting("CONNECT_DATABASE_URL", None, "the plugin's own database, when it is not the host's DATABASE_URL"),
+    Setting("CONNECT_CA_BUNDLE", None, "extra CA certificates (PEM) that outbound calls trust"),
+    Setting("CONNECT_ALLOWED_HOSTS", "", "host names, IPs or CIDRs that datasources may reach although not public"),
+    Setting("CONNECT_MAX_RESPONSE_BYTES", DEFAULT_MAX_RESPONSE_BYTES, "larger upstream answers are refused"),
+    Setting("CONNECT_MAX_REDIRECTS", DEFAULT_MAX_REDIRECTS, "redirect hops an outbound call follows at most"),
+    Setting("CONNECT_BUSY_WAIT_SECONDS", 2.0, "how long a call waits for a free slot of its datasource"),
+    Setting("CONNECT_CACHE_THRESHOLD", 500, "answers the in-process SimpleCache keeps at most"),
+    Setting("CONNECT_MEMO_ENTRIES", 256, "mapped answers each process keeps ready to filter"),
+    Setting("CONNECT_BASE_TEMPLATE", "connect/standalone.html", "the layout the plugin's pages extend"),
+)
+
+NAMES = frozenset(setting.name for setting in SETTINGS)
+
+
+def init_settings(config: dict[str, Any], environ: Mapping[str, str] = os.environ) -> None:
+    """Fill every setting into ``config``: an empty value counts as unset, so an
+    environment variable can still supply it."""
+    for setting in SETTINGS:
+        value = config.get(setting.name)
+        if value is None or value == "":
+            value = environ.get(setting.name, setting.default)
+        config[setting.name] = value
+    for name in ("CONNECT_MAX_RESPONSE_BYTES", "CONNECT_CACHE_THRESHOLD", "CONNECT_MEMO_ENTRIES"):
+        config[name] = whole_number(config, name, minimum=1)
+    config["CONNECT_MAX_REDIRECTS"] = whole_number(config, "CONNECT_MAX_REDIRECTS", minimum=0)
+    config["CONNECT_BUSY_WAIT_SECONDS"] = seconds(config, "CONNECT_BUSY_WAIT_SECONDS")
+
+
+def whole_number(config: Mapping[str, Any], name: str, *, minimum: int) -> int:
+    """``config[name]`` as an int (``"10_000"`` allowed); a clear error otherwise,
+    so a typo in the environment stops start-up instead of a later call."""
+    value = config.get(name)
+    if value is None or value == "":
+        value = _default(name)
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a whole number, not {value!r}.")
+    if isinstance(value, str):
+        text = value.strip().replace("_", "")
+        if not re.fullmatch(r"\d+", text):
+            raise ValueError(f"{name} must be a whole number, not {value!r}.")
+        value = int(text)
+    if not isinstance(value, int):
+        raise ValueError(f"{name} must be a whole number, not {value!r}.")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, not {value}.")
+    return value
+
+
+def seconds(config: Mapping[str, Any], name: str) -> float:
+    value = config.get(name)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number of seconds, not {value!r}.") from None
+    if isinstance(value, bool) or not number >= 0 or number == float("inf"):
+        raise ValueError(f"{name} must be a number of seconds, not {value!r}.")
+    return number
+
+
+def _default(name: str) -> Any:
+    return next(setting.default for setting in SETTINGS if setting.name == name)
