@@ -128,8 +128,11 @@ def uses_basic_auth() -> bool:
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site paths, so the login page cannot be used to redirect elsewhere."""
-    if not target:
+    """Only same-site paths, so the login page cannot be used to redirect elsewhere.
+
+    A control character (CR or LF above all) is refused as well: it cannot be part of
+    a Location header, and letting it through made a good login end in a 500."""
+    if not target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
         return url_for("issues.index")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -161,8 +164,10 @@ def login():
     return render_template("login.html", form=form, error=error), status
 
 
-@bp.route("/logout", methods=["GET", "POST"])
+@bp.route("/logout", methods=["POST"])
 def logout():
+    """POST only (with the CSRF token, checked for a logged-in user by the factory's
+    hook), so that no image tag or link on another site can log a user out."""
     session.clear()
     flash("You are logged out.")
     return redirect(url_for("auth.login"))

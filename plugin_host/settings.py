@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy.engine import make_url
 
 ENV_KEYS = (
     "DATABASE_URL", "CACHE_TYPE", "CACHE_REDIS_URL", "SECRET_KEY", "PLUGIN_MANIFESTS",
@@ -35,6 +36,24 @@ def secret_key(instance: str) -> str:
     return value
 
 
+def private_sqlite_file(url: str) -> None:
+    """Create the file of a SQLite URL with mode 0600 before any engine opens it.
+
+    SQLite would create it with the umask's mode (often world-readable), and the
+    database holds password hashes and encrypted secrets; SQLite gives its journal
+    and WAL files the mode of the database file. An existing file is left alone."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:" \
+            or parsed.database.startswith("file:"):
+        return
+    path = Path(parsed.database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 def configure(app: Flask, overrides: dict | None) -> None:
     app.config.update(
         DATABASE_URL=None,
@@ -56,5 +75,6 @@ def configure(app: Flask, overrides: dict | None) -> None:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'connect.db'}"
+    private_sqlite_file(app.config["DATABASE_URL"])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = secret_key(app.instance_path)

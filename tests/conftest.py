@@ -172,10 +172,17 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
-def login(client, username: str, password: str):
+def login(client, username: str, password: str, *, next_url: str | None = None):
     page = client.get("/login")
-    return client.post("/login", data={"username": username, "password": password,
-                                       "csrf_token": csrf_from(page.get_data(as_text=True))})
+    return client.post("/login", query_string={"next": next_url} if next_url is not None else None,
+                       data={"username": username, "password": password,
+                             "csrf_token": csrf_from(page.get_data(as_text=True))})
+
+
+def logout(client):
+    """Log out as the page's "Log out" button does: a POST with the page's CSRF token."""
+    token = csrf_from(client.get("/").get_data(as_text=True))
+    return client.post("/logout", data={"csrf_token": token})
 
 
 def make_datasource(client, base_url: str, *, name="Assets API", auth=None, **config):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import ADMIN, ALICE, BOB, CAROL, basic, csrf_from, login
+from tests.conftest import ADMIN, ALICE, BOB, CAROL, basic, csrf_from, login, logout
 
 
 def test_login_form_has_csrf_and_the_contract_fields(client):
@@ -24,7 +24,7 @@ def test_login_logout_and_wrong_password(people):
     assert ok.status_code == 302
     index = client.get("/")
     assert index.status_code == 200 and "DEMO-1" in index.get_data(as_text=True)
-    client.get("/logout")
+    assert logout(client).headers["Location"] == "/login"
     assert client.get("/").headers["Location"].startswith("/login")
 
 
@@ -36,10 +36,7 @@ def test_login_without_csrf_token_is_refused(people):
 
 
 def test_login_redirects_only_to_local_paths(people):
-    client = people.test_client()
-    page = client.get("/login?next=https://evil.example/")
-    response = client.post("/login?next=https://evil.example/", data={
-        "username": "alice", "password": "alice-pw", "csrf_token": csrf_from(page.get_data(as_text=True))})
+    response = login(people.test_client(), "alice", "alice-pw", next_url="https://evil.example/")
     assert response.headers["Location"] == "/"
 
 
@@ -104,7 +101,7 @@ def test_pages_need_login_and_membership(people):
     login(client, "carol", "carol-pw")
     assert client.get("/browse/DEMO-1").status_code == 403
     assert "DEMO-1" not in client.get("/").get_data(as_text=True)
-    client.get("/logout")
+    logout(client)
     login(client, "bob", "bob-pw")
     page = client.get("/browse/DEMO-1")
     assert page.status_code == 200 and "Laptop for Alice" in page.get_data(as_text=True)

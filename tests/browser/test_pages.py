@@ -4,6 +4,8 @@ has a label, every button a name, and every combobox follows the ARIA pattern.""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.browser.conftest import login, playwright_expect
@@ -74,3 +76,13 @@ def test_every_page_stays_on_the_host(page, page_log, demo):
     assert len(page_log.requests) > 30
     assert page_log.other_origins() == [], "requests that left the host"
     assert page_log.csp == [] and page_log.errors == []
+
+
+def test_the_log_out_button_ends_the_session(page, demo):
+    """"Log out" is a small POST form (with the CSRF token) in the top bar."""
+    login(page, demo.url, "alice")
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/login")
+    expect(page.get_by_text("You are logged out.")).to_be_visible()
+    page.goto("/browse/DEMO-1")
+    expect(page).to_have_url(re.compile(r"/login\?next="))

@@ -46,7 +46,6 @@ ACCESS: dict[tuple[str, str], dict[str, str]] = {
     ("static", "GET"): PUBLIC,
     ("auth.login", "GET"): PUBLIC,
     ("auth.login", "POST"): PUBLIC,
-    ("auth.logout", "GET"): LOGOUT,
     ("auth.logout", "POST"): LOGOUT,
     ("issues.index", "GET"): USER_PAGE,  # lists only the issues the user may see
     ("issues.browse", "GET"): ISSUE_PAGE,

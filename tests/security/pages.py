@@ -119,7 +119,7 @@ def crawl(client, start: list[str]) -> tuple[list[str], dict[tuple, Form]]:
         for form in page.forms:
             if form.method == "GET":
                 queue.append(form.action)
-            elif form.key() not in forms and not destructive(form):
+            elif form.key() not in forms and not destructive(form) and not logs_out(form):
                 forms[form.key()] = form
                 # What submitting it renders (a wizard step, a tester result) is a page too.
                 after = client.post(form.path, data=named(form.data(with_token=True)))
@@ -141,3 +141,9 @@ def named(data: dict[str, list[str]]) -> dict[str, list[str]]:
 
 def destructive(form: Form) -> bool:
     return form.path.endswith("/delete")
+
+
+def logs_out(form: Form) -> bool:
+    """The top bar's "Log out" form: the crawl records it but does not submit it,
+    or the rest of the crawl would be a visitor's."""
+    return form.path == "/logout"
