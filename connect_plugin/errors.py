@@ -84,6 +84,9 @@ class UpstreamError(ConnectError):
     status it answered with, when it answered at all."""
 
     status = 502
+    # What kind of failure, from a small fixed set that metrics count by
+    # (connect_plugin/metrics.py); subclasses name theirs.
+    kind = "error"
 
     def __init__(self, message: str, *, upstream_status: int | None = None, excerpt: str | None = None):
         super().__init__(message)
@@ -93,24 +96,32 @@ class UpstreamError(ConnectError):
 
 class UpstreamTimeout(UpstreamError):
     status = 504
+    kind = "timeout"
 
 
 class UpstreamBusy(UpstreamError):
     """The datasource already has its limit of calls in flight."""
 
     status = 503
+    kind = "busy"
 
 
 class BlockedAddress(UpstreamError):
     """The URL resolves to an address that datasources may not reach."""
 
+    kind = "refused"
+
 
 class InsecureURL(UpstreamError):
     """A URL (or a redirect) that is not ``https://`` with a host."""
 
+    kind = "refused"
+
 
 class TLSFailure(UpstreamError):
     """Certificate not trusted, wrong host name, or a failed handshake."""
+
+    kind = "tls"
 
 
 class ResolveFailure(UpstreamError):
@@ -124,6 +135,8 @@ class ConnectFailure(UpstreamError):
 class ResponseTooLarge(UpstreamError):
     """The answer is larger than ``CONNECT_MAX_RESPONSE_BYTES``."""
 
+    kind = "too_large"
+
 
 class TooManyRedirects(UpstreamError):
     pass
@@ -132,6 +145,10 @@ class TooManyRedirects(UpstreamError):
 class UpstreamHTTPError(UpstreamError):
     """The upstream answered with a non-2xx status."""
 
+    kind = "http_error"
+
 
 class BadUpstreamData(UpstreamError):
     """The answer is not JSON, or not of the shape the mapping expects."""
+
+    kind = "not_json"

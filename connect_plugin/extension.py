@@ -19,6 +19,7 @@ from .caching.response_cache import ResponseCache
 from .db import Database
 from .host_adapter import HostAdapter
 from .manifest import Manifest, default_manifest_path, load_manifest
+from .metrics import ConnectMetrics
 from .outbound import OutboundClient, OutboundPolicy, install_log_redaction, redact_known
 from .secret_box import SecretBox, load_or_create_keyfile, parse_keys
 from .settings import init_settings
@@ -37,6 +38,7 @@ class ConnectState:
     client: OutboundClient
     cache: ResponseCache
     limiter: CallLimiter
+    metrics: ConnectMetrics
 
     def redact_url(self, url: str) -> str:
         return redact_known(url)
@@ -79,11 +81,13 @@ class ConnectPlugin:
         cache = ResponseCache()
         cache.init_app(app)
         install_log_redaction()
+        metrics = ConnectMetrics(app.config["CONNECT_METRICS_TOKEN"])
 
         app.extensions[EXTENSION_KEY] = ConnectState(
             manifest=manifest, host=host, db=Database(database_url), box=box, policy=policy,
             client=OutboundClient(policy), cache=cache,
-            limiter=CallLimiter(app.config["CONNECT_BUSY_WAIT_SECONDS"]),
+            limiter=CallLimiter(app.config["CONNECT_BUSY_WAIT_SECONDS"], on_reject=metrics.rejected),
+            metrics=metrics,
         )
         app.teardown_appcontext(_close_session)
         app.register_blueprint(self.make_blueprint(manifest))

@@ -36,6 +36,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CONNECT_CACHE_THRESHOLD", 500, "answers the in-process SimpleCache keeps at most"),
     Setting("CONNECT_MEMO_ENTRIES", 256, "mapped answers each process keeps ready to filter"),
     Setting("CONNECT_BASE_TEMPLATE", "connect/standalone.html", "the layout the plugin's pages extend"),
+    Setting("CONNECT_METRICS_TOKEN", None, "a bearer token that may read /plugins/connect/metrics besides admins"),
 )
 
 NAMES = frozenset(setting.name for setting in SETTINGS)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..errors import UpstreamBusy
 
@@ -75,8 +75,9 @@ class _Slots:
 
 
 class CallLimiter:
-    def __init__(self, wait_seconds: float = 2.0):
+    def __init__(self, wait_seconds: float = 2.0, on_reject: Callable[[str], None] | None = None):
         self.wait_seconds = wait_seconds
+        self.on_reject = on_reject  # told the datasource's name of each caller turned away (metrics)
         self._lock = threading.Lock()
         self._slots: dict[int, _Slots] = {}
         self._held = threading.local()
@@ -115,6 +116,8 @@ class CallLimiter:
             return
         slots = self._for(datasource_id, limit)
         if not slots.acquire(self.wait_seconds):
+            if self.on_reject is not None:
+                self.on_reject(source)
             raise UpstreamBusy(f"{source} is busy: {slots.limit} calls are already in flight. "
                                "Try again in a moment.")
         held[datasource_id] = 1

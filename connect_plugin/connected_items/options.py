@@ -82,9 +82,10 @@ def fetch_options(state: "ConnectState", evaluated: Evaluated) -> list[tuple[str
     datasource = item.datasource
     connector = Connector(datasource, datasource_service.decrypt_secrets(datasource, state.box),
                           client=state.client, limiter=state.limiter)
-    response = connector.get(evaluated.url)
     mapping = compile_mapping(item.options_path, item.value_template, item.label_template)
-    return map_options(mapping, parse_json(response.body, datasource.name), source=datasource.name)
+    with state.metrics.upstream_call(datasource.name):
+        response = connector.get(evaluated.url)
+        return map_options(mapping, parse_json(response.body, datasource.name), source=datasource.name)
 
 
 def cached_options(state: "ConnectState", evaluated: Evaluated) -> tuple[CachedAnswer, bool]:
@@ -99,10 +100,10 @@ def cached_options(state: "ConnectState", evaluated: Evaluated) -> tuple[CachedA
     ttl = int(datasource.config.get("cache_ttl_seconds", DEFAULT_CACHE_TTL))
     timeout = float(datasource.config.get("timeout_seconds", DEFAULT_TIMEOUT))
     limit = int(datasource.config.get("max_concurrent_calls", DEFAULT_MAX_CONCURRENT))
-    return state.cache.get_or_load(
+    return state.metrics.cache_lookup(datasource.name, lambda: state.cache.get_or_load(
         key, ttl, lambda: fetch_options(state, evaluated), lock_seconds=timeout + LOCK_MARGIN_SECONDS,
         gate=lambda: state.limiter.slot(datasource.id, limit, datasource.name),
-    )
+    ))
 
 
 def select_page(answer: CachedAnswer, *, query_text: str | None, filter_by_label: bool, limit: int,

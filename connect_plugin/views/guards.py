@@ -35,7 +35,7 @@ def actor() -> str:
 
 
 def _is_api() -> bool:
-    return "/api/" in request.path
+    return "/api/" in request.path or request.endpoint == f"{request.blueprint}.metrics"
 
 
 def api_user(view: Callable) -> Callable:

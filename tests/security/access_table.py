@@ -76,6 +76,7 @@ ACCESS: dict[tuple[str, str], dict[str, str]] = {
     (P + "delete_item", "DELETE"): ADMIN_API,
     (P + "test_item", "POST"): ADMIN_API,
     (P + "item_options", "GET"): ISSUE_API,  # called with issue=DEMO-1
+    (P + "metrics", "GET"): ADMIN_API,  # or with the metrics token (tests/test_metrics.py)
     # --- the plugin's admin pages -----------------------------------------------------
     (P + "datasources_list", "GET"): ADMIN_PAGE,
     (P + "datasource_new", "GET"): ADMIN_PAGE,
