@@ -1,6 +1,6 @@
 """Prometheus metrics: calls to datasources, their time, the cache, the limiter.
 
-``GET /plugins/connect/metrics`` (views/metrics.py) answers these series in the
+``GET /plugins/connect/metrics`` (views/metrics_scrape.py) answers these series in the
 Prometheus text format:
 
 - ``connect_upstream_calls_total{datasource,outcome}``: calls that load options, by
