@@ -104,7 +104,6 @@ def run(stack: Stack, world, quick: bool) -> dict:
 
 def steps(app, item_id: int, repeat: int) -> list[dict]:
     """The first load's steps, each timed alone with the product's functions."""
-    from connect_plugin.datasources import service as datasource_service
     from connect_plugin.datasources.connector import Connector
     from connect_plugin.connected_items.mapping import compile_mapping, map_options
     from connect_plugin.outbound.json_answer import parse_json
@@ -119,8 +118,7 @@ def steps(app, item_id: int, repeat: int) -> list[dict]:
             item = db.get(ConnectedItem, item_id)
             datasource = item.datasource
             url = join_url(datasource.config["base_url"], item.query)
-            connector = Connector(datasource, datasource_service.decrypt_secrets(datasource, state.box),
-                                  client=state.client, limiter=state.limiter)
+            connector = Connector.for_datasource(state, datasource)
             mapping = compile_mapping(item.options_path, item.value_template, item.label_template)
             series: dict[str, list[float]] = {"fetch": [], "parse": [], "map": [], "store": [], "fold": []}
             entry: dict[str, int] = {}

@@ -7,7 +7,8 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from .datasources import service as datasource_service
-from .extension import session, state
+from .datasources.secrets import rotate_secrets
+from .state import session, state
 
 
 def register_commands(app: Flask) -> None:
@@ -24,7 +25,7 @@ def secrets_group():
 @with_appcontext
 def secrets_rotate():
     db = session()
-    done, failed = datasource_service.rotate_secrets(db, state().box)
+    done, failed = rotate_secrets(db, state().box)
     db.commit()
     click.echo(f"Re-encrypted {done} secret(s) with the first key.")
     if failed:

@@ -2,63 +2,29 @@
 
 As Flask's extension guide asks, the extension never keeps the app: configuration is
 read in ``init_app`` and everything per-app lives in ``app.extensions["connect"]``
-(a ``ConnectState``). Secret keys are read here, at start-up, never at import.
+(a :class:`~connect_plugin.state.ConnectState`). Secret keys are read here, at
+start-up, never at import.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Blueprint, Flask, current_app, g
-from sqlalchemy.orm import Session
+from flask import Blueprint, Flask
 
 from .caching.call_limiter import CallLimiter
 from .caching.response_cache import ResponseCache
+from .cli import register_commands
 from .db import Database
 from .host_adapter import HostAdapter
 from .manifest import Manifest, default_manifest_path, load_manifest
 from .metrics import ConnectMetrics
-from .outbound import OutboundClient, OutboundPolicy, install_log_redaction, redact_known
+from .outbound import OutboundClient, OutboundPolicy, install_log_redaction
 from .secret_box import SecretBox, load_or_create_keyfile, parse_keys
 from .settings import init_settings
-
-EXTENSION_KEY = "connect"
-
-@dataclass
-class ConnectState:
-    """Everything the plugin holds for one app."""
-
-    manifest: Manifest
-    host: HostAdapter
-    db: Database
-    box: SecretBox
-    policy: OutboundPolicy
-    client: OutboundClient
-    cache: ResponseCache
-    limiter: CallLimiter
-    metrics: ConnectMetrics
-
-    def redact_url(self, url: str) -> str:
-        return redact_known(url)
-
-
-def state() -> ConnectState:
-    return current_app.extensions[EXTENSION_KEY]
-
-
-def session() -> Session:
-    """One database session per request, closed when the request ends."""
-    if "connect_session" not in g:
-        g.connect_session = state().db.session()
-    return g.connect_session
-
-
-def _close_session(_exc=None) -> None:
-    db_session = g.pop("connect_session", None)
-    if db_session is not None:
-        db_session.close()
+from .state import EXTENSION_KEY, ConnectState, close_session
+from .views import register_views
 
 
 class ConnectPlugin:
@@ -89,17 +55,12 @@ class ConnectPlugin:
             limiter=CallLimiter(app.config["CONNECT_BUSY_WAIT_SECONDS"], on_reject=metrics.rejected),
             metrics=metrics,
         )
-        app.teardown_appcontext(_close_session)
+        app.teardown_appcontext(close_session)
         app.register_blueprint(self.make_blueprint(manifest))
-
-        from .cli import register_commands
-
         register_commands(app)
 
     @staticmethod
     def make_blueprint(manifest: Manifest) -> Blueprint:
-        from .views import register_views
-
         bp = Blueprint(
             manifest.key, __name__, url_prefix=manifest.url_prefix,
             template_folder=str(manifest.templates), static_folder=str(manifest.static),

@@ -1,14 +1,37 @@
-"""What a host calls: the connected fields of a project's issues, and setting
-connected values on an issue (checked, then stored through the host adapter)."""
+"""What a host calls: the plugin's public seam, with the host adapter protocol
+(:mod:`.host_adapter`), the manifest and the errors.
+
+* the connected fields of a project's issues, and setting connected values on an
+  issue (checked, then stored through the host adapter);
+* provisioning datasources and items from code (a host's demo or set-up script),
+  through the same services and rules as the admin API, each call one transaction;
+* the database helpers a host may share (one SQLAlchemy engine setup and naming
+  convention, ``end_read`` before a long wait, ISO times as the API writes them).
+
+Call these inside an app context of an app the plugin was initialised on.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Mapping
 
+from sqlalchemy import func, select
+
 from .connected_items import field_values
 from .connected_items import service as item_service
-from .extension import session, state
+from .datasources import service as datasource_service
+from .db import NAMING, Database, end_read
 from .host_adapter import HostIssue, HostUser
+from .migration_env import run_online
+from .models import ConnectedItem, Datasource
+from .state import session, state
+from .timestamps import iso_utc
+
+__all__ = [
+    "NAMING", "Database", "clear_datasource_cache", "connected_fields", "create_datasource", "create_item",
+    "end_read", "find_datasource", "is_connected_field", "iso_utc", "item_ids", "run_online",
+    "set_connected_fields", "update_datasource",
+]
 
 
 def connected_fields(project_key: str) -> list[dict[str, Any]]:
@@ -31,3 +54,48 @@ def set_connected_fields(issue: HostIssue, fields: Mapping[str, Any], user: Host
     for name, snapshot in snapshots.items():
         st.host.store_connected_value(issue.key, field_values.item_id_of(name), snapshot)
     return snapshots
+
+
+def find_datasource(name: str) -> dict[str, Any] | None:
+    """The datasource named ``name`` (case-insensitive) as the API shows it, or None."""
+    found = session().scalar(select(Datasource).where(func.lower(Datasource.name) == name.lower()))
+    return datasource_service.serialize(found, state().box) if found is not None else None
+
+
+def create_datasource(payload: Mapping[str, Any], *, actor: str) -> dict[str, Any]:
+    """Create a datasource from the API's payload; raises ValidationError as the API would."""
+    db = session()
+    datasource = datasource_service.create(db, dict(payload), box=state().box, policy=state().policy, actor=actor)
+    db.commit()
+    return datasource_service.serialize(datasource, state().box)
+
+
+def update_datasource(datasource_id: int, patch: Mapping[str, Any], *, actor: str) -> dict[str, Any]:
+    db = session()
+    datasource = datasource_service.update(db, datasource_service.get(db, datasource_id), dict(patch),
+                                           box=state().box, policy=state().policy, actor=actor)
+    db.commit()
+    return datasource_service.serialize(datasource, state().box)
+
+
+def clear_datasource_cache(datasource_id: int, *, actor: str) -> None:
+    db = session()
+    datasource_service.clear_cache(db, datasource_service.get(db, datasource_id), actor=actor)
+    db.commit()
+
+
+def item_ids(datasource_id: int) -> dict[str, int]:
+    """Name -> id of the connected items that read from the datasource."""
+    return {item.name: item.id for item in session().scalars(
+        select(ConnectedItem).where(ConnectedItem.datasource_id == datasource_id))}
+
+
+def create_item(payload: Mapping[str, Any], *, actor: str) -> dict[str, Any]:
+    """Create a connected item from the API's payload, or return the one of that name."""
+    db = session()
+    name = str(payload.get("name") or "")
+    found = db.scalar(select(ConnectedItem).where(func.lower(ConnectedItem.name) == name.lower()))
+    if found is None:
+        found = item_service.create(db, dict(payload), actor=actor)
+        db.commit()
+    return item_service.serialize(found)

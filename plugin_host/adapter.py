@@ -7,7 +7,7 @@ from typing import Any
 from flask import g, url_for
 from sqlalchemy.orm.attributes import flag_modified
 
-from connect_plugin.db import end_read
+from connect_plugin.for_hosts import end_read
 from connect_plugin.host_adapter import HostIssue, HostUser
 
 from .auth import find_user, load_current_user, uses_basic_auth

@@ -6,7 +6,7 @@ from flask import current_app, g
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase, Session
 
-from connect_plugin.db import NAMING, Database
+from connect_plugin.for_hosts import NAMING, Database
 
 
 class Base(DeclarativeBase):

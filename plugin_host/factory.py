@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from connect_plugin.db import Database
+from connect_plugin.for_hosts import Database
 
 from . import auth, issues, rest_api
 from .cli import register_commands

@@ -7,7 +7,7 @@ import functools
 from flask import Blueprint, jsonify, request, url_for
 from sqlalchemy import func, select
 
-from connect_plugin.datasources.service import iso_utc
+from connect_plugin.for_hosts import iso_utc
 from connect_plugin.errors import ConnectError, ValidationError
 
 from .auth import load_current_user

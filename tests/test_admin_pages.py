@@ -50,21 +50,20 @@ def post(client, url: str, data: dict | None = None, **kw):
 
 def make_datasource(app, name="Assets", auth=None) -> int:
     from connect_plugin.datasources import service
-    from connect_plugin.extension import session, state
-    from connect_plugin.views.api_datasources import url_check
+    from connect_plugin.state import session, state
 
     with app.test_request_context():
         ds = service.create(session(), {"name": name, "type": "rest",
                                         "config": {"base_url": "https://assets.example.com/api"},
                                         "auth": auth or {"mode": "none"}},
-                            box=state().box, url_check=url_check, actor="test")
+                            box=state().box, policy=state().policy, actor="test")
         session().commit()
         return ds.id
 
 
 def make_item(app, datasource_id: int, name="Asset", query="/assets") -> int:
     from connect_plugin.connected_items import service as item_service
-    from connect_plugin.extension import session
+    from connect_plugin.state import session
 
     with app.test_request_context():
         item = item_service.create(session(), {"name": name, "datasource_id": datasource_id, "editor": "select",
@@ -76,16 +75,17 @@ def make_item(app, datasource_id: int, name="Asset", query="/assets") -> int:
 def load(app, datasource_id: int):
     """(serialized datasource, decrypted secrets) as stored."""
     from connect_plugin.datasources import service
-    from connect_plugin.extension import session, state
+    from connect_plugin.datasources.secrets import decrypt_secrets
+    from connect_plugin.state import session, state
 
     with app.test_request_context():
         ds = service.get(session(), datasource_id)
-        return service.serialize(ds, state().box), service.decrypt_secrets(ds, state().box)
+        return service.serialize(ds, state().box), decrypt_secrets(ds, state().box)
 
 
 def count_datasources(app) -> int:
     from connect_plugin.datasources import service
-    from connect_plugin.extension import session
+    from connect_plugin.state import session
 
     with app.test_request_context():
         return len(service.list_all(session()))
@@ -265,9 +265,9 @@ def test_post_without_csrf_is_refused(app, admin):
 
 
 def test_secrets_are_never_shown_and_blank_keeps_them(app, admin, monkeypatch):
-    from connect_plugin.views import api_datasources
+    from connect_plugin.views import admin_datasources
 
-    monkeypatch.setattr(api_datasources, "run_test", lambda ds: {"ok": True, "status": 200, "elapsed_ms": 12})
+    monkeypatch.setattr(admin_datasources, "test_connection", lambda st, ds: {"ok": True, "status": 200, "elapsed_ms": 12})
     ds = make_datasource(app, auth={"mode": "basic", "username": "svc", "password": SECRET})
     item = make_item(app, ds)
     url = f"{ADMIN}/datasources/{ds}"
@@ -324,24 +324,25 @@ def test_clear_with_a_new_value_replaces(app, admin):
 
 
 def test_test_connection_banner(app, admin, monkeypatch):
-    from connect_plugin.views import api_datasources
+    from connect_plugin.views import admin_datasources
 
     ds = make_datasource(app)
     html = text(admin.get(f"{ADMIN}/datasources/{ds}"))
     assert f'data-test-connection="/plugins/connect/api/datasources/{ds}/test"' in html
-    monkeypatch.setattr(api_datasources, "run_test", lambda d: {"ok": True, "status": 200, "elapsed_ms": 12})
+    monkeypatch.setattr(admin_datasources, "test_connection",
+                        lambda st, d: {"ok": True, "status": 200, "elapsed_ms": 12})
     response = post(admin, f"{ADMIN}/datasources/{ds}/test")
     assert response.status_code == 200
     assert "Connection OK — HTTP 200 in 12 ms" in text(response)
-    monkeypatch.setattr(api_datasources, "run_test",
-                        lambda d: {"ok": False, "status": 401, "error": "Assets answered <401>.", "elapsed_ms": 3})
+    monkeypatch.setattr(admin_datasources, "test_connection",
+                        lambda st, d: {"ok": False, "status": 401, "error": "Assets answered <401>.", "elapsed_ms": 3})
     html = text(post(admin, f"{ADMIN}/datasources/{ds}/test"))
     assert "Connection failed: Assets answered &lt;401&gt;. (HTTP 401)" in html
 
 
 def test_clear_cache(app, admin):
     from connect_plugin.datasources import service
-    from connect_plugin.extension import session
+    from connect_plugin.state import session
 
     ds = make_datasource(app)
     response = post(admin, f"{ADMIN}/datasources/{ds}/cache/clear")
@@ -352,7 +353,7 @@ def test_clear_cache(app, admin):
 
 
 def test_unreadable_secret_is_flagged(app, admin):
-    from connect_plugin.extension import session
+    from connect_plugin.state import session
     from connect_plugin.models import DatasourceSecret
 
     ds = make_datasource(app, auth={"mode": "bearer", "token": SECRET})

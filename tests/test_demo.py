@@ -167,7 +167,7 @@ def test_upstream_command_prints_its_port(tmp_path):
 def _counts(app):
     from sqlalchemy import func, select
 
-    from connect_plugin.extension import session as plugin_session
+    from connect_plugin.state import session as plugin_session
     from connect_plugin.models import ConnectedItem, Datasource
     from plugin_host.db import session as host_session
     from plugin_host.models import Issue, Project, User

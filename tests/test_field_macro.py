@@ -120,14 +120,13 @@ def test_browse_page_uses_the_macro(app):
 
     from connect_plugin.connected_items import service as item_service
     from connect_plugin.datasources import service as datasource_service
-    from connect_plugin.extension import session, state
-    from connect_plugin.views.api_datasources import url_check
+    from connect_plugin.state import session, state
 
     app.test_cli_runner().invoke(args=["users", "create", "admin", "--password", "pw", "--admin"])
     with app.test_request_context():
         ds = datasource_service.create(session(), {"name": "Assets", "type": "rest",
                                                    "config": {"base_url": "https://assets.invalid/api"}},
-                                       box=state().box, url_check=url_check, actor="test")
+                                       box=state().box, policy=state().policy, actor="test")
         item = item_service.create(session(), {"name": "Asset", "datasource_id": ds.id, "editor": "autocomplete",
                                                "query": "/assets?q=$userInput"}, actor="test")
         session().commit()

@@ -20,7 +20,7 @@ from .options import MAX_LIMIT, cached_options, evaluate_item
 from .variables import Value
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..extension import ConnectState
+    from ..state import ConnectState
 
 FIELD_PREFIX = "connected_item_"
 

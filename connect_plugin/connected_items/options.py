@@ -12,21 +12,20 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from sqlalchemy.orm import Session
 
-from ..datasources import service as datasource_service
+from ..caching.response_cache import CachedAnswer, cache_key
+from ..datasources import get_type
 from ..datasources.connector import Connector
-from ..datasources.rest import DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT, DEFAULT_TIMEOUT
 from ..db import end_read
 from ..errors import MissingDependency
 from ..host_adapter import HostIssue, HostUser
-from ..caching.response_cache import CachedAnswer, cache_key
 from ..models import ConnectedItem
 from ..outbound.json_answer import parse_json
 from .mapping import compile_mapping, map_options
-from .query import evaluate, join_url, parse_query
+from .query import evaluate, parse_query
 from .variables import Value, build_values
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..extension import ConnectState
+    from ..state import ConnectState
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
@@ -64,7 +63,7 @@ def evaluate_item(session: Session, item: ConnectedItem, *, issue: HostIssue | N
         relative = evaluate(template, values)
     except MissingDependency as exc:
         raise MissingDependency(exc.field, f"Fill in {_field_label(session, exc.field)} first.") from None
-    return Evaluated(item=item, relative=relative, url=join_url(item.datasource.config["base_url"], relative),
+    return Evaluated(item=item, relative=relative, url=get_type(item.datasource.type).url_for(item.datasource.config, relative),
                      uses_user_input=template.uses_user_input)
 
 
@@ -80,8 +79,7 @@ def fetch_options(state: "ConnectState", evaluated: Evaluated) -> list[tuple[str
     """Call the datasource and map its answer; never cached here."""
     item = evaluated.item
     datasource = item.datasource
-    connector = Connector(datasource, datasource_service.decrypt_secrets(datasource, state.box),
-                          client=state.client, limiter=state.limiter)
+    connector = Connector.for_datasource(state, datasource)
     mapping = compile_mapping(item.options_path, item.value_template, item.label_template)
     with state.metrics.upstream_call(datasource.name):
         response = connector.get(evaluated.url)
@@ -97,12 +95,11 @@ def cached_options(state: "ConnectState", evaluated: Evaluated) -> tuple[CachedA
     datasource = item.datasource
     key = cache_key(item.id, item.version, datasource.id, datasource.version, datasource.cache_generation,
                     evaluated.url)
-    ttl = int(datasource.config.get("cache_ttl_seconds", DEFAULT_CACHE_TTL))
-    timeout = float(datasource.config.get("timeout_seconds", DEFAULT_TIMEOUT))
-    limit = int(datasource.config.get("max_concurrent_calls", DEFAULT_MAX_CONCURRENT))
+    limits = get_type(datasource.type).limits(datasource.config)
     return state.metrics.cache_lookup(datasource.name, lambda: state.cache.get_or_load(
-        key, ttl, lambda: fetch_options(state, evaluated), lock_seconds=timeout + LOCK_MARGIN_SECONDS,
-        gate=lambda: state.limiter.slot(datasource.id, limit, datasource.name),
+        key, limits.cache_ttl_seconds, lambda: fetch_options(state, evaluated),
+        lock_seconds=limits.timeout_seconds + LOCK_MARGIN_SECONDS,
+        gate=lambda: state.limiter.slot(datasource.id, limits.max_concurrent, datasource.name),
     ))
 
 

@@ -8,10 +8,9 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from sqlalchemy.orm import Session
 
-from ..datasources import service as datasource_service
 from ..datasources.connector import Connector
-from ..errors import MissingDependency, UpstreamError
-from ..host_adapter import HostIssue, HostUser
+from ..errors import MissingDependency, UpstreamError, ValidationError
+from ..host_adapter import HostAdapter, HostIssue, HostUser
 from ..models import ConnectedItem
 from ..outbound import redact_known
 from ..outbound.json_answer import parse_json
@@ -20,7 +19,27 @@ from .options import MAX_LIMIT, evaluate_item
 from .variables import Value
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..extension import ConnectState
+    from ..state import ConnectState
+
+
+def subjects(host: HostAdapter, issue_key: Any, account_id: Any,
+             admin: HostUser) -> tuple[HostIssue | None, HostUser]:
+    """The issue and user the tester evaluates for (the admin by default); unknown
+    ones are a ValidationError naming the field."""
+    errors: dict[str, str] = {}
+    issue = None
+    if issue_key and str(issue_key).strip():
+        issue = host.get_issue(str(issue_key).strip())
+        if issue is None:
+            errors["issue"] = f"There is no issue {str(issue_key).strip()}."
+    user = admin
+    if account_id and str(account_id).strip():
+        user = host.find_user(str(account_id).strip())
+        if user is None:
+            errors["user"] = f"There is no user {str(account_id).strip()}."
+    if errors:
+        raise ValidationError("The tester's issue or user does not exist.", errors)
+    return issue, user
 
 
 def trace(state: "ConnectState", session: Session, item: ConnectedItem, *, issue: HostIssue | None,
@@ -36,9 +55,7 @@ def trace(state: "ConnectState", session: Session, item: ConnectedItem, *, issue
     datasource = item.datasource
     started = time.monotonic()
     try:
-        connector = Connector(datasource, datasource_service.decrypt_secrets(datasource, state.box),
-                              client=state.client, limiter=state.limiter)
-        response = connector.get(evaluated.url)
+        response = Connector.for_datasource(state, datasource).get(evaluated.url)
         result.update(url=response.url, status=response.status, elapsed_ms=response.elapsed_ms,
                       excerpt=_excerpt(response.body))
         mapping = compile_mapping(item.options_path, item.value_template, item.label_template)

@@ -1,6 +1,9 @@
-"""What a datasource type declares: its configuration fields, their checks, the
-authentication modes it offers. Types are declarative (as Redash's query runners
-are); the registry in ``__init__`` is what ``GET /api/datasource-types`` lists.
+"""What a datasource type declares and does: its configuration fields and their
+checks, the authentication modes it offers, how a query becomes a URL and what
+limits a call runs under. Types are declarative where they can be (as Redash's
+query runners are); the registry in ``__init__`` is what ``GET
+/api/datasource-types`` lists. Generic code asks the type, never reads a type's
+settings itself.
 """
 
 from __future__ import annotations
@@ -10,6 +13,15 @@ from typing import Any, Callable, ClassVar
 
 from ..auth_modes import AUTH_MODES, AuthMode
 from ..errors import ValidationError
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one call to a datasource may take: its deadline, its slots, its cache."""
+
+    timeout_seconds: float
+    max_concurrent: int
+    cache_ttl_seconds: int
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,20 @@ class DatasourceType:
                                   {"auth.mode": f"Unknown authentication mode {name!r}. "
                                                 f"Choose one of: {', '.join(cls.auth_mode_names)}."})
         return AUTH_MODES[name]()
+
+    @classmethod
+    def limits(cls, config: dict[str, Any]) -> Limits:
+        raise NotImplementedError
+
+    @classmethod
+    def url_for(cls, config: dict[str, Any], relative: str) -> str:
+        """The URL a connected item's evaluated query calls."""
+        raise NotImplementedError
+
+    @classmethod
+    def health_check_url(cls, config: dict[str, Any]) -> str:
+        """What "Test connection" calls."""
+        raise NotImplementedError
 
     @classmethod
     def describe(cls) -> dict[str, Any]:

@@ -2,22 +2,27 @@
 
 This is where a datasource's settings meet the outbound client: the auth mode adds
 its headers or query parameter, the per-datasource limit on calls in flight is
-taken, and an OAuth2 token that the API refuses (401) is fetched again once.
+taken, and an OAuth2 token that the API refuses (401) is fetched again once. The
+datasource's type says which URL a query calls and which limits hold; nothing here
+reads a type's settings by name.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..auth_modes import AUTH_MODES, AuthContext
-from .rest import DEFAULT_MAX_CONCURRENT, DEFAULT_TIMEOUT
-from ..errors import UpstreamError
 from ..caching.call_limiter import CallLimiter
+from ..errors import SecretUnreadable, UpstreamError
 from ..models import Datasource
 from ..outbound import OutboundClient, UpstreamResponse, raise_for_status
-from ..connected_items.query import join_url
+from . import get_type
+from .secrets import decrypt_secrets
+
+if TYPE_CHECKING:
+    from ..state import ConnectState
 
 
 @dataclass
@@ -46,23 +51,26 @@ class Connector:
         self.secrets = secrets
         self.client = client
         self.limiter = limiter
+        self.type = get_type(datasource.type)
         self.mode = AUTH_MODES[datasource.auth_mode]()
-        config = datasource.config
         self.source = datasource.name
-        self.timeout = float(config.get("timeout_seconds", DEFAULT_TIMEOUT))
-        self.max_concurrent = int(config.get("max_concurrent_calls", DEFAULT_MAX_CONCURRENT))
+        self.limits = self.type.limits(datasource.config)
         self.context = AuthContext(
-            client=client, source=self.source, timeout_seconds=self.timeout,
+            client=client, source=self.source, timeout_seconds=self.limits.timeout_seconds,
             cache_key=(datasource.id, datasource.version, datasource.auth_mode),
         )
 
-    def url_for(self, relative: str) -> str:
-        return join_url(self.datasource.config["base_url"], relative)
+    @classmethod
+    def for_datasource(cls, state: "ConnectState", datasource: Datasource) -> "Connector":
+        """The app's connector for ``datasource``. Raises SecretUnreadable (naming
+        the datasource) when a stored secret cannot be opened."""
+        return cls(datasource, decrypt_secrets(datasource, state.box), client=state.client,
+                   limiter=state.limiter)
 
     def get(self, url: str) -> UpstreamResponse:
         """GET an absolute URL of this datasource; non-2xx answers raise
         UpstreamHTTPError carrying the status."""
-        with self.limiter.slot(self.datasource.id, self.max_concurrent, self.source):
+        with self.limiter.slot(self.datasource.id, self.limits.max_concurrent, self.source):
             response = self._send(url)
             if response.status == 401 and self.mode.forget(self.context):
                 response = self._send(url)
@@ -75,14 +83,14 @@ class Connector:
         # admin's query wrote (never sent twice), and like auth headers it goes only to
         # the datasource's own origin: the client drops it on a cross-origin redirect.
         return self.client.request(
-            "GET", url, source=self.source, timeout_seconds=self.timeout,
+            "GET", url, source=self.source, timeout_seconds=self.limits.timeout_seconds,
             headers={"Accept": "application/json"}, auth_headers=credentials.headers,
             auth_params=credentials.params, secrets=tuple(self.secrets.values()) + credentials.secret_values,
         )
 
     def test(self) -> TestResult:
-        """Call the health-check URL (else the base URL); ok means a 2xx answer."""
-        url = self.datasource.config.get("health_check_url") or self.datasource.config["base_url"]
+        """Call the type's health-check URL; ok means a 2xx answer."""
+        url = self.type.health_check_url(self.datasource.config)
         started = time.monotonic()
         try:
             response = self.get(url)
@@ -90,3 +98,12 @@ class Connector:
             return TestResult(ok=False, status=exc.upstream_status, error=exc.message,
                               elapsed_ms=int((time.monotonic() - started) * 1000))
         return TestResult(ok=True, status=response.status, elapsed_ms=response.elapsed_ms, url=response.url)
+
+
+def test_connection(state: "ConnectState", datasource: Datasource) -> dict[str, Any]:
+    """"Test connection", for the API and the wizard page alike."""
+    try:
+        connector = Connector.for_datasource(state, datasource)
+    except SecretUnreadable as exc:
+        return {"ok": False, "error": exc.message, "elapsed_ms": 0}
+    return connector.test().as_json()

@@ -1,8 +1,11 @@
-"""The REST API datasource type."""
+"""The REST API datasource type: a base URL that item queries are appended to."""
 
 from __future__ import annotations
 
-from .base import ConfigField, DatasourceType
+from typing import Any
+
+from ..connected_items.query import join_url
+from .base import ConfigField, DatasourceType, Limits
 
 DEFAULT_CACHE_TTL = 300
 DEFAULT_TIMEOUT = 60
@@ -30,3 +33,17 @@ class RestDatasource(DatasourceType):
                     help="Further calls wait briefly, then fail as busy, so a hanging API cannot take every worker."),
     )
     auth_mode_names = ("none", "basic", "api_key", "bearer", "oauth2_client_credentials")
+
+    @classmethod
+    def limits(cls, config: dict[str, Any]) -> Limits:
+        return Limits(timeout_seconds=float(config.get("timeout_seconds", DEFAULT_TIMEOUT)),
+                      max_concurrent=int(config.get("max_concurrent_calls", DEFAULT_MAX_CONCURRENT)),
+                      cache_ttl_seconds=int(config.get("cache_ttl_seconds", DEFAULT_CACHE_TTL)))
+
+    @classmethod
+    def url_for(cls, config: dict[str, Any], relative: str) -> str:
+        return join_url(config["base_url"], relative)
+
+    @classmethod
+    def health_check_url(cls, config: dict[str, Any]) -> str:
+        return config.get("health_check_url") or config["base_url"]

@@ -8,21 +8,23 @@ mode drops the old mode's secrets.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any, Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import audit
-from ..auth_modes import AUTH_MODES
-from . import get_type
-from ..errors import Conflict, NotFound, SecretUnreadable, ValidationError
-from ..models import ConnectedItem, Datasource, DatasourceSecret, valid_id
-from ..outbound import register_secret
+from ..errors import Conflict, NotFound, ValidationError
+from ..models import ConnectedItem, Datasource, valid_id
+from ..outbound import OutboundPolicy, check_datasource_url
 from ..secret_box import UNREADABLE, SecretBox
+from ..timestamps import iso_utc
+from . import get_type
+from .base import DatasourceType
+from .secrets import kept_secrets, secret_status, store_secrets
 
 UrlCheck = Callable[[str, str], None]
+INVALID = "The datasource settings are not valid."
 
 
 def get(session: Session, datasource_id: int) -> Datasource:
@@ -34,40 +36,6 @@ def get(session: Session, datasource_id: int) -> Datasource:
 
 def list_all(session: Session) -> list[Datasource]:
     return list(session.scalars(select(Datasource).order_by(func.lower(Datasource.name))))
-
-
-def decrypt_secrets(datasource: Datasource, box: SecretBox) -> dict[str, str]:
-    """All secrets of the datasource in clear, registered for redaction. Raises
-    SecretUnreadable (naming the datasource) when a key cannot open one."""
-    values = {}
-    for secret in datasource.secrets:
-        try:
-            values[secret.field] = box.decrypt(secret.ciphertext)
-        except SecretUnreadable:
-            raise SecretUnreadable(f"{datasource.name}: {UNREADABLE}.") from None
-        register_secret(values[secret.field])
-    return values
-
-
-def secret_status(datasource: Datasource, box: SecretBox) -> tuple[dict[str, bool], bool]:
-    """Which secret fields are set, and whether every stored one can be read."""
-    mode = AUTH_MODES.get(datasource.auth_mode)
-    stored = {s.field: s for s in datasource.secrets}
-    flags = {f"{name}_set": name in stored for name in (mode.secret_fields() if mode else ())}
-    readable = True
-    for secret in stored.values():
-        try:
-            box.decrypt(secret.ciphertext)
-        except SecretUnreadable:
-            readable = False
-    return flags, readable
-
-
-def iso_utc(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC with its offset; SQLite hands stored times back without one."""
-    if moment is None:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
 
 
 def serialize(datasource: Datasource, box: SecretBox) -> dict[str, Any]:
@@ -90,14 +58,13 @@ def serialize(datasource: Datasource, box: SecretBox) -> dict[str, Any]:
 
 def clean_name(session: Session, raw: Any, current: Datasource | None) -> str:
     if not isinstance(raw, str) or not raw.strip():
-        raise ValidationError("The datasource settings are not valid.", {"name": "Name is required."})
+        raise ValidationError(INVALID, {"name": "Name is required."})
     name = raw.strip()
     if len(name) > 200:
-        raise ValidationError("The datasource settings are not valid.", {"name": "Name must be 200 characters or fewer."})
+        raise ValidationError(INVALID, {"name": "Name must be 200 characters or fewer."})
     clash = session.scalar(select(Datasource).where(func.lower(Datasource.name) == name.lower()))
     if clash is not None and clash is not current:
-        raise ValidationError("The datasource settings are not valid.",
-                              {"name": f"A datasource named {clash.name!r} already exists."})
+        raise ValidationError(INVALID, {"name": f"A datasource named {clash.name!r} already exists."})
     return name
 
 
@@ -118,14 +85,13 @@ def _split_auth(raw: Any, mode_cls) -> tuple[dict[str, Any], dict[str, Any], set
     return plain, given, cleared
 
 
-def _store_secrets(datasource: Datasource, secrets: dict[str, str], box: SecretBox) -> None:
-    datasource.secrets = [DatasourceSecret(field=name, ciphertext=box.encrypt(value))
-                          for name, value in sorted(secrets.items())]
-    for value in secrets.values():
-        register_secret(value)
+def url_rules(policy: OutboundPolicy) -> UrlCheck:
+    """The save-time check of every URL a datasource will call (``https://``, no
+    private address literal unless allowed), with the field it is reported on."""
+    return lambda url, field: check_datasource_url(url, field, policy)
 
 
-def create(session: Session, payload: Any, *, box: SecretBox, url_check: UrlCheck, actor: str) -> Datasource:
+def create(session: Session, payload: Any, *, box: SecretBox, policy: OutboundPolicy, actor: str) -> Datasource:
     if not isinstance(payload, dict):
         raise ValidationError("The request body must be a JSON object.")
     errors: dict[str, str] = {}
@@ -136,7 +102,7 @@ def create(session: Session, payload: Any, *, box: SecretBox, url_check: UrlChec
         errors.update(exc.fields)
     try:
         type_cls = get_type(payload.get("type", "rest"))
-        config = type_cls.validate_config(payload.get("config") or {}, url_check=url_check)
+        config = type_cls.validate_config(payload.get("config") or {}, url_check=url_rules(policy))
     except ValidationError as exc:
         errors.update(exc.fields)
     auth_raw = payload.get("auth") or {"mode": "none"}
@@ -150,9 +116,9 @@ def create(session: Session, payload: Any, *, box: SecretBox, url_check: UrlChec
         except ValidationError as exc:
             errors.update(exc.fields)
     if errors:
-        raise ValidationError("The datasource settings are not valid.", errors)
+        raise ValidationError(INVALID, errors)
     datasource = Datasource(name=name, type=type_cls.type, config=config, auth_mode=mode_name, auth_config=plain)
-    _store_secrets(datasource, secrets, box)
+    store_secrets(datasource, secrets, box)
     session.add(datasource)
     session.flush()
     audit.record(session, actor, "created", datasource,
@@ -161,53 +127,77 @@ def create(session: Session, payload: Any, *, box: SecretBox, url_check: UrlChec
     return datasource
 
 
-def update(session: Session, datasource: Datasource, payload: Any, *, box: SecretBox, url_check: UrlCheck,
+def update(session: Session, datasource: Datasource, payload: Any, *, box: SecretBox, policy: OutboundPolicy,
            actor: str) -> Datasource:
+    """Apply a partial change (PATCH semantics); nothing is written unless every
+    part of it is valid, and an unchanged datasource keeps its version."""
     if not isinstance(payload, dict):
         raise ValidationError("The request body must be a JSON object.")
     errors: dict[str, str] = {}
-    changed: list[str] = []
     type_cls = get_type(datasource.type)
     if "type" in payload and payload["type"] != datasource.type:
         errors["type"] = "The type of a datasource cannot change; create a new datasource instead."
-    name = datasource.name
-    if "name" in payload:
-        try:
-            name = clean_name(session, payload["name"], datasource)
-        except ValidationError as exc:
-            errors.update(exc.fields)
-    config = datasource.config
-    if "config" in payload:
-        patch = payload["config"]
-        if not isinstance(patch, dict):
-            errors["config"] = "config must be an object."
-        else:
-            try:
-                config = type_cls.validate_config({**datasource.config, **patch}, url_check=url_check)
-            except ValidationError as exc:
-                errors.update(exc.fields)
-    plain, secrets = datasource.auth_config, None
-    mode_name = datasource.auth_mode
-    if "auth" in payload:
-        auth_raw = payload["auth"]
-        mode_name = auth_raw.get("mode", datasource.auth_mode) if isinstance(auth_raw, dict) else None
-        try:
-            mode = type_cls.auth_mode(mode_name)
-            plain_raw, given, cleared = _split_auth(auth_raw, type(mode))
-            if mode_name == datasource.auth_mode:
-                plain_raw = {**datasource.auth_config, **plain_raw}
-                kept = _kept_secrets(datasource, box, skip=set(given) | cleared)
-                merged = {**kept, **given}
-            else:
-                merged = given
-            plain, secrets = mode.validate(plain_raw, merged)
-        except ValidationError as exc:
-            errors.update(exc.fields)
+    name = _collect(errors, lambda: clean_name(session, payload["name"], datasource), datasource.name,
+                    when="name" in payload)
+    config = _collect(errors, lambda: _patched_config(type_cls, datasource, payload["config"], policy),
+                      datasource.config, when="config" in payload)
+    mode_name, plain, secrets = _collect(
+        errors, lambda: _patched_auth(type_cls, datasource, payload["auth"], box),
+        (datasource.auth_mode, datasource.auth_config, None), when="auth" in payload)
     if errors:
-        raise ValidationError("The datasource settings are not valid.", errors)
+        raise ValidationError(INVALID, errors)
 
-    if name != datasource.name:
-        changed.append("name")
+    changed = _changes(datasource, name, config, mode_name, plain, secrets, box)
+    if not changed:
+        return datasource
+    datasource.name, datasource.config, datasource.auth_mode, datasource.auth_config = name, config, mode_name, plain
+    if secrets is not None:
+        store_secrets(datasource, secrets, box)
+    datasource.version += 1
+    session.flush()
+    audit.record(session, actor, "updated", datasource, changed)
+    return datasource
+
+
+def _collect(errors: dict[str, str], compute: Callable[[], Any], unchanged: Any, *, when: bool) -> Any:
+    """``compute()`` when the payload has the part, else ``unchanged``; a
+    ValidationError adds its fields to ``errors`` so every part is reported at once."""
+    if not when:
+        return unchanged
+    try:
+        return compute()
+    except ValidationError as exc:
+        if not exc.fields:
+            raise
+        errors.update(exc.fields)
+        return unchanged
+
+
+def _patched_config(type_cls: type[DatasourceType], datasource: Datasource, patch: Any,
+                    policy: OutboundPolicy) -> dict[str, Any]:
+    if not isinstance(patch, dict):
+        raise ValidationError(INVALID, {"config": "config must be an object."})
+    return type_cls.validate_config({**datasource.config, **patch}, url_check=url_rules(policy))
+
+
+def _patched_auth(type_cls: type[DatasourceType], datasource: Datasource, auth_raw: Any,
+                  box: SecretBox) -> tuple[str, dict[str, Any], dict[str, str]]:
+    """Within one mode, settings and secrets left out are kept; a new mode starts
+    from what the payload gives (the old mode's secrets are dropped)."""
+    mode_name = auth_raw.get("mode", datasource.auth_mode) if isinstance(auth_raw, dict) else None
+    mode = type_cls.auth_mode(mode_name)
+    plain_raw, given, cleared = _split_auth(auth_raw, type(mode))
+    if mode_name == datasource.auth_mode:
+        plain_raw = {**datasource.auth_config, **plain_raw}
+        given = {**kept_secrets(datasource, box, skip=set(given) | cleared), **given}
+    plain, secrets = mode.validate(plain_raw, given)
+    return mode_name, plain, secrets
+
+
+def _changes(datasource: Datasource, name: str, config: dict[str, Any], mode_name: str, plain: dict[str, Any],
+             secrets: dict[str, str] | None, box: SecretBox) -> list[str]:
+    """The names of the parts that change, for the audit log (never values)."""
+    changed: list[str] = ["name"] if name != datasource.name else []
     changed += [f"config.{k}" for k in set(config) | set(datasource.config)
                 if config.get(k) != datasource.config.get(k)]
     if mode_name != datasource.auth_mode:
@@ -215,33 +205,9 @@ def update(session: Session, datasource: Datasource, payload: Any, *, box: Secre
     changed += [f"auth.{k}" for k in set(plain) | set(datasource.auth_config)
                 if plain.get(k) != datasource.auth_config.get(k)]
     if secrets is not None:
-        old = _kept_secrets(datasource, box, skip=set(), strict=False)
+        old = kept_secrets(datasource, box, skip=set(), strict=False)
         changed += [f"auth.{k}" for k in set(secrets) | set(old) if secrets.get(k) != old.get(k)]
-    if not changed:
-        return datasource
-    datasource.name, datasource.config, datasource.auth_mode, datasource.auth_config = name, config, mode_name, plain
-    if secrets is not None:
-        _store_secrets(datasource, secrets, box)
-    datasource.version += 1
-    session.flush()
-    audit.record(session, actor, "updated", datasource, changed)
-    return datasource
-
-
-def _kept_secrets(datasource: Datasource, box: SecretBox, *, skip: set[str], strict: bool = True) -> dict[str, str]:
-    """Stored secrets to keep. A stored secret that cannot be read is reported on its
-    field ("re-enter it") instead of being silently dropped."""
-    kept, errors = {}, {}
-    for secret in datasource.secrets:
-        if secret.field in skip:
-            continue
-        try:
-            kept[secret.field] = box.decrypt(secret.ciphertext)
-        except SecretUnreadable:
-            errors[f"auth.{secret.field}"] = f"The {UNREADABLE}."
-    if errors and strict:
-        raise ValidationError("A stored secret cannot be read with the configured keys.", errors)
-    return kept
+    return changed
 
 
 def delete(session: Session, datasource: Datasource, *, actor: str) -> None:
@@ -267,17 +233,3 @@ def clear_cache(session: Session, datasource: Datasource | None, *, actor: str |
             audit.record(session, actor, "cache_cleared", target)
     session.flush()
     return len(targets)
-
-
-def rotate_secrets(session: Session, box: SecretBox) -> tuple[int, list[str]]:
-    """Re-encrypt every stored secret with the first key. Returns the number
-    re-encrypted and the datasources whose secrets no key can open."""
-    done, failed = 0, []
-    for secret in session.scalars(select(DatasourceSecret)):
-        try:
-            secret.ciphertext = box.rotate(secret.ciphertext)
-            done += 1
-        except SecretUnreadable:
-            failed.append(f"{secret.datasource.name} ({secret.field})")
-    session.flush()
-    return done, failed

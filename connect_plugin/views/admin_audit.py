@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from .. import audit
-from ..extension import session
+from ..state import session
 from .guards import page_admin
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from ..datasources import service as service
 from .. import forms
 from ..auth_modes import AUTH_MODES
 from ..datasources import DATASOURCE_TYPES
+from ..datasources import service as service
+from ..datasources.connector import test_connection
 from ..errors import ValidationError
-from ..extension import session, state
-from . import api_datasources
+from ..state import session, state
 from .confirm_delete import confirm_delete
 from .guards import actor, page_admin
 
@@ -87,7 +87,7 @@ def datasource_new_type(type_name: str):
     db = session()
     try:
         datasource = service.create(db, forms.datasource_payload(form, type_cls, creating=True),
-                                    box=state().box, url_check=api_datasources.url_check, actor=actor())
+                                    box=state().box, policy=state().policy, actor=actor())
     except ValidationError as exc:
         db.rollback()
         errors, other = forms.split_errors(exc.fields, forms.datasource_error_map(type_cls, form.auth_mode.data))
@@ -123,7 +123,7 @@ def datasource_detail(datasource_id: int):
     form = forms.datasource_form(type_cls)
     try:
         service.update(db, datasource, forms.datasource_payload(form, type_cls, creating=False),
-                       box=state().box, url_check=api_datasources.url_check, actor=actor())
+                       box=state().box, policy=state().policy, actor=actor())
     except ValidationError as exc:
         db.rollback()
         errors, other = forms.split_errors(exc.fields, forms.datasource_error_map(type_cls, form.auth_mode.data))
@@ -138,7 +138,7 @@ def datasource_detail(datasource_id: int):
 @page_admin
 def datasource_test(datasource_id: int):
     datasource = service.get(session(), datasource_id)
-    return _render_detail(datasource, test=test_banner(api_datasources.run_test(datasource)))
+    return _render_detail(datasource, test=test_banner(test_connection(state(), datasource)))
 
 
 @page_admin

@@ -10,11 +10,10 @@ from ..connected_items import tester as item_tester
 from ..connected_items import service as item_service
 from ..datasources import service as datasource_service
 from ..errors import ValidationError
-from ..extension import session, state
+from ..state import session, state
 from ..models import ConnectedItem
-from .api_items import tester_subjects
 from .confirm_delete import confirm_delete
-from .guards import actor, page_admin
+from .guards import actor, current_user, page_admin
 
 
 def _datasource_choices() -> list[tuple[int, str]]:
@@ -94,7 +93,8 @@ def item_test(item_id: int):
     errors: dict[str, str] = {}
     issue = user = None
     try:
-        issue, user = tester_subjects(tester_form.issue.data, tester_form.user.data)
+        issue, user = item_tester.subjects(state().host, tester_form.issue.data, tester_form.user.data,
+                                           current_user())
     except ValidationError as exc:
         errors = exc.fields
     deps = {key[5:]: value for key, value in request.form.items() if key.startswith("deps.") and value != ""}

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
-from ..datasources import service as service
-from ..datasources.connector import Connector
 from ..datasources import DATASOURCE_TYPES
-from ..errors import SecretUnreadable, ValidationError
-from ..extension import session, state
-from ..outbound import check_datasource_url
+from ..datasources import service as service
+from ..datasources.connector import test_connection
+from ..state import session, state
 from .guards import actor, api_admin
-
-
-def json_body() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ValidationError("The request body must be a JSON object (Content-Type: application/json).")
-    return data
-
-
-def url_check(url: str, field: str) -> None:
-    check_datasource_url(url, field, state().policy)
+from .payloads import json_body
 
 
 @api_admin
@@ -38,7 +26,7 @@ def list_datasources():
 @api_admin
 def create_datasource():
     db = session()
-    datasource = service.create(db, json_body(), box=state().box, url_check=url_check, actor=actor())
+    datasource = service.create(db, json_body(), box=state().box, policy=state().policy, actor=actor())
     db.commit()
     return jsonify(service.serialize(datasource, state().box)), 201
 
@@ -52,7 +40,7 @@ def get_datasource(datasource_id: int):
 def patch_datasource(datasource_id: int):
     db = session()
     datasource = service.update(db, service.get(db, datasource_id), json_body(), box=state().box,
-                                url_check=url_check, actor=actor())
+                                policy=state().policy, actor=actor())
     db.commit()
     return jsonify(service.serialize(datasource, state().box))
 
@@ -65,19 +53,9 @@ def delete_datasource(datasource_id: int):
     return "", 204
 
 
-def run_test(datasource) -> dict:
-    """Test connection, shared by the API and the wizard page."""
-    st = state()
-    try:
-        secrets = service.decrypt_secrets(datasource, st.box)
-    except SecretUnreadable as exc:
-        return {"ok": False, "error": exc.message, "elapsed_ms": 0}
-    return Connector(datasource, secrets, client=st.client, limiter=st.limiter).test().as_json()
-
-
 @api_admin
 def test_datasource(datasource_id: int):
-    return jsonify(run_test(service.get(session(), datasource_id)))
+    return jsonify(test_connection(state(), service.get(session(), datasource_id)))
 
 
 @api_admin

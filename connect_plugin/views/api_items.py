@@ -9,10 +9,10 @@ from ..connected_items import read_model
 from ..connected_items import tester as item_tester
 from ..connected_items import service as service
 from ..errors import Forbidden, MissingDependency, NotFound, ValidationError
-from ..extension import session, state
-from ..host_adapter import HostIssue, HostUser
-from .api_datasources import json_body
+from ..state import session, state
+from ..host_adapter import HostIssue
 from .guards import actor, api_admin, api_user, current_user
+from .payloads import json_body
 
 
 @api_admin
@@ -102,33 +102,13 @@ def item_options(item_id: int):
     return jsonify(page.as_json())
 
 
-def tester_subjects(issue_key, account_id) -> tuple[HostIssue | None, HostUser]:
-    """The issue and user the configuration tester evaluates for (the admin by
-    default); unknown ones are a ValidationError naming the field."""
-    host = state().host
-    errors: dict[str, str] = {}
-    issue = None
-    if issue_key and str(issue_key).strip():
-        issue = host.get_issue(str(issue_key).strip())
-        if issue is None:
-            errors["issue"] = f"There is no issue {str(issue_key).strip()}."
-    user = current_user()
-    if account_id and str(account_id).strip():
-        user = host.find_user(str(account_id).strip())
-        if user is None:
-            errors["user"] = f"There is no user {str(account_id).strip()}."
-    if errors:
-        raise ValidationError("The tester's issue or user does not exist.", errors)
-    return issue, user
-
-
 @api_admin
 def test_item(item_id: int):
     """The configuration tester: one uncached evaluation, every step shown."""
     db = session()
     item = service.get(db, item_id)
     body = request.get_json(silent=True) or {}
-    issue, user = tester_subjects(body.get("issue"), body.get("user"))
+    issue, user = item_tester.subjects(state().host, body.get("issue"), body.get("user"), current_user())
     deps = body.get("deps") or {}
     if not isinstance(deps, dict):
         raise ValidationError("deps must be an object.", {"deps": "deps must map field names to values."})

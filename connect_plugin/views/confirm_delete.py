@@ -7,7 +7,7 @@ from typing import Any, Callable
 from flask import flash, redirect, render_template, request
 
 from ..errors import Conflict
-from ..extension import session
+from ..state import session
 from .guards import actor
 
 

@@ -15,7 +15,7 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError as WTFValidationError
 
 from ..errors import ConnectError, Forbidden, Unauthorized, UpstreamBusy
-from ..extension import state
+from ..state import state
 from ..host_adapter import HostUser
 
 log = logging.getLogger("connect_plugin.views")

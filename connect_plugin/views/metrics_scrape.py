@@ -12,7 +12,7 @@ from typing import Callable
 
 from flask import Blueprint, Response, request
 
-from ..extension import state
+from ..state import state
 from ..metrics import CONTENT_TYPE
 from .guards import api_admin
 

@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 from flask import Flask
 from sqlalchemy import func, select
 
+from connect_plugin import for_hosts
+
 from .upstream import API_KEY, API_KEY_HEADER
 
 DATASOURCE_NAME = "Demo Assets API"
@@ -60,12 +62,6 @@ class SeedResult:
     updated_urls: bool = False
 
 
-def _url_check(url: str, field_name: str) -> None:
-    from connect_plugin.views.api_datasources import url_check
-
-    url_check(url, field_name)
-
-
 def _config_urls(base_url: str) -> dict[str, str]:
     base = base_url.rstrip("/")
     parts = urlsplit(base)
@@ -78,44 +74,32 @@ def _config_urls(base_url: str) -> dict[str, str]:
 
 def seed_demo(app: Flask, base_url: str) -> SeedResult:
     """Register the sample API at ``base_url`` (``https://127.0.0.1:<port>/api``) once;
-    on later runs only follow its URL. Safe to call on every start."""
+    on later runs only follow its URL. Safe to call on every start. Goes through the
+    plugin's public API for hosts, so the demo obeys the admin API's rules."""
     with app.app_context():
-        from connect_plugin.datasources import service as datasource_service
-        from connect_plugin.extension import session as plugin_session
-        from connect_plugin.extension import state
-        from connect_plugin.models import Datasource
-
-        db = plugin_session()
-        existing = db.scalar(select(Datasource).where(func.lower(Datasource.name) == DATASOURCE_NAME.lower()))
+        existing = for_hosts.find_datasource(DATASOURCE_NAME)
         if existing is not None:
-            return _follow_url(db, existing, base_url, state().box)
+            return _follow_url(existing, base_url)
 
         issues = _seed_host()
-        box = state().box
-        datasource = datasource_service.create(db, {
+        datasource = for_hosts.create_datasource({
             "name": DATASOURCE_NAME,
             "type": "rest",
             "config": {**_config_urls(base_url), "cache_ttl_seconds": 60, "timeout_seconds": 10},
             "auth": {"mode": "api_key", "location": "header", "key": API_KEY_HEADER, "value": API_KEY},
-        }, box=box, url_check=_url_check, actor=ACTOR)
-        items = _seed_items(db, datasource.id)
-        db.commit()
-        return SeedResult(created=True, datasource_id=datasource.id, items=items, issues=issues)
+        }, actor=ACTOR)
+        items = _seed_items(datasource["id"])
+        return SeedResult(created=True, datasource_id=datasource["id"], items=items, issues=issues)
 
 
-def _follow_url(db, datasource, base_url: str, box) -> SeedResult:
-    from connect_plugin.datasources import service as datasource_service
-    from connect_plugin.models import ConnectedItem
-
+def _follow_url(datasource: dict, base_url: str) -> SeedResult:
     wanted = _config_urls(base_url)
-    changed = {k: v for k, v in wanted.items() if datasource.config.get(k) != v}
+    changed = {k: v for k, v in wanted.items() if datasource["config"].get(k) != v}
     if changed:
-        datasource_service.update(db, datasource, {"config": changed}, box=box, url_check=_url_check, actor=ACTOR)
-        datasource_service.clear_cache(db, datasource)
-        db.commit()
-    items = {item.name: item.id for item in db.scalars(
-        select(ConnectedItem).where(ConnectedItem.datasource_id == datasource.id))}
-    return SeedResult(created=False, datasource_id=datasource.id, items=items, updated_urls=bool(changed))
+        for_hosts.update_datasource(datasource["id"], {"config": changed}, actor=ACTOR)
+        for_hosts.clear_datasource_cache(datasource["id"], actor=ACTOR)
+    return SeedResult(created=False, datasource_id=datasource["id"], items=for_hosts.item_ids(datasource["id"]),
+                      updated_urls=bool(changed))
 
 
 def _seed_host() -> list[str]:
@@ -154,21 +138,15 @@ def _seed_host() -> list[str]:
     return keys
 
 
-def _seed_items(db, datasource_id: int) -> dict[str, int]:
-    from connect_plugin.connected_items import service as item_service
-    from connect_plugin.models import ConnectedItem
-
+def _seed_items(datasource_id: int) -> dict[str, int]:
     ids: dict[str, int] = {}
 
     def item(name: str, editor: str, query: str, options: dict[str, str]) -> int:
-        found = db.scalar(select(ConnectedItem).where(func.lower(ConnectedItem.name) == name.lower()))
-        if found is None:
-            found = item_service.create(db, {
-                "name": name, "datasource_id": datasource_id, "editor": editor, "query": query,
-                "options": options, "projects": [PROJECT_KEY],
-            }, actor=ACTOR)
-        ids[name] = found.id
-        return found.id
+        ids[name] = for_hosts.create_item({
+            "name": name, "datasource_id": datasource_id, "editor": editor, "query": query,
+            "options": options, "projects": [PROJECT_KEY],
+        }, actor=ACTOR)["id"]
+        return ids[name]
 
     item("Asset", "select", "/assets?owner=$currentUser.emailAddress", ASSET_OPTIONS)
     item("Asset search", "autocomplete", "/assets?q=$userInput", ASSET_OPTIONS)

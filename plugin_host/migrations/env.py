@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from connect_plugin.migration_env import run_online
+from connect_plugin.for_hosts import run_online
 from plugin_host import models  # noqa: F401  (registers the tables)
 from plugin_host.db import Base
 

@@ -1,0 +1,80 @@
+"""A datasource's secrets: stored encrypted, opened only for a call, never shown.
+
+Every value opened or stored here is registered with the redactor first, so no
+message, log line or excerpt can carry it afterwards.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..auth_modes import AUTH_MODES
+from ..errors import SecretUnreadable, ValidationError
+from ..models import Datasource, DatasourceSecret
+from ..outbound import register_secret
+from ..secret_box import UNREADABLE, SecretBox
+
+
+def decrypt_secrets(datasource: Datasource, box: SecretBox) -> dict[str, str]:
+    """All secrets of the datasource in clear, registered for redaction. Raises
+    SecretUnreadable (naming the datasource) when a key cannot open one."""
+    values = {}
+    for secret in datasource.secrets:
+        try:
+            values[secret.field] = box.decrypt(secret.ciphertext)
+        except SecretUnreadable:
+            raise SecretUnreadable(f"{datasource.name}: {UNREADABLE}.") from None
+        register_secret(values[secret.field])
+    return values
+
+
+def secret_status(datasource: Datasource, box: SecretBox) -> tuple[dict[str, bool], bool]:
+    """Which secret fields are set, and whether every stored one can be read."""
+    mode = AUTH_MODES.get(datasource.auth_mode)
+    stored = {s.field: s for s in datasource.secrets}
+    flags = {f"{name}_set": name in stored for name in (mode.secret_fields() if mode else ())}
+    readable = True
+    for secret in stored.values():
+        try:
+            box.decrypt(secret.ciphertext)
+        except SecretUnreadable:
+            readable = False
+    return flags, readable
+
+
+def store_secrets(datasource: Datasource, secrets: dict[str, str], box: SecretBox) -> None:
+    datasource.secrets = [DatasourceSecret(field=name, ciphertext=box.encrypt(value))
+                          for name, value in sorted(secrets.items())]
+    for value in secrets.values():
+        register_secret(value)
+
+
+def kept_secrets(datasource: Datasource, box: SecretBox, *, skip: set[str], strict: bool = True) -> dict[str, str]:
+    """Stored secrets to keep. A stored secret that cannot be read is reported on its
+    field ("re-enter it") instead of being silently dropped."""
+    kept, errors = {}, {}
+    for secret in datasource.secrets:
+        if secret.field in skip:
+            continue
+        try:
+            kept[secret.field] = box.decrypt(secret.ciphertext)
+        except SecretUnreadable:
+            errors[f"auth.{secret.field}"] = f"The {UNREADABLE}."
+    if errors and strict:
+        raise ValidationError("A stored secret cannot be read with the configured keys.", errors)
+    return kept
+
+
+def rotate_secrets(session: Session, box: SecretBox) -> tuple[int, list[str]]:
+    """Re-encrypt every stored secret with the first key. Returns the number
+    re-encrypted and the datasources whose secrets no key can open."""
+    done, failed = 0, []
+    for secret in session.scalars(select(DatasourceSecret)):
+        try:
+            secret.ciphertext = box.rotate(secret.ciphertext)
+            done += 1
+        except SecretUnreadable:
+            failed.append(f"{secret.datasource.name} ({secret.field})")
+    session.flush()
+    return done, failed
