@@ -1,69 +1,34 @@
 """Who is asking: the login session, or HTTP Basic credentials for scripts.
 
-Failed logins are throttled per user name and per client address so that passwords
-cannot be guessed at speed, on the login form and on Basic credentials alike.
+Failed logins are throttled (``login_throttle``) per account name and per client
+address, on the login form and on Basic credentials alike: the form answers 429, and
+so does a throttled Basic call (``refuse_throttled_basic``), both with
+``Retry-After``, so a script learns it is throttled rather than that its password is
+wrong. The name is normalised once (``usernames``) for the lookup and the throttle.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import threading
-import time
-from collections import defaultdict, deque
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from sqlalchemy import select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from .db import session as db_session
+from .login_throttle import LocalThrottle, RedisThrottle
 from .models import User
+from .passwords import password_matches
+from .usernames import username_key
 
 bp = Blueprint("auth", __name__)
 
-FAILURE_WINDOW_SECONDS = 15 * 60
-MAX_FAILURES = 5
-# Many people can share one address (an office behind NAT, a proxy): the per-address
-# limit only stops a single source from trying many names.
-MAX_FAILURES_PER_ADDRESS = 50
 
-
-class LoginThrottle:
-    """Counts recent failures per user name and per address in this process."""
-
-    def __init__(self, window: float = FAILURE_WINDOW_SECONDS, limit: int = MAX_FAILURES,
-                 address_limit: int = MAX_FAILURES_PER_ADDRESS):
-        self.window, self.limit, self.address_limit = window, limit, address_limit
-        self._failures: dict[str, deque] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque:
-        entries = self._failures[key]
-        while entries and entries[0] < now - self.window:
-            entries.popleft()
-        return entries
-
-    def blocked(self, username: str, address: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            return (len(self._recent(f"u:{username.lower()}", now)) >= self.limit
-                    or len(self._recent(f"a:{address}", now)) >= self.address_limit)
-
-    def failed(self, username: str, address: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in (f"u:{username.lower()}", f"a:{address}"):
-                self._recent(key, now).append(now)
-
-    def succeeded(self, username: str) -> None:
-        with self._lock:
-            self._failures.pop(f"u:{username.lower()}", None)
-
-
-def throttle() -> LoginThrottle:
+def throttle() -> LocalThrottle | RedisThrottle:
     return current_app.extensions["host_login_throttle"]
 
 
@@ -72,20 +37,28 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
+def _user_by_key(key: str) -> User | None:
+    return db_session().scalar(select(User).where(User.username_key == key))
+
+
 def find_user(username: str) -> User | None:
-    return db_session().scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
+    return _user_by_key(username_key(username))
 
 
 def authenticate(username: str, password: str) -> User | None:
+    """The user, or None; ``g.login_retry_after`` holds the seconds to wait when the
+    attempt was refused unchecked because of earlier failures."""
+    key = username_key(username)
     address = request.remote_addr or "?"
-    if throttle().blocked(username, address):
-        g.login_throttled = True
+    wait = throttle().retry_after(key, address)
+    if wait:
+        g.login_retry_after = wait
         return None
-    user = find_user(username)
-    if user is None or not user.check_password(password):
-        throttle().failed(username, address)
+    user = _user_by_key(key)
+    if not password_matches(user.password_hash if user else None, password):
+        throttle().failed(key, address)
         return None
-    throttle().succeeded(username)
+    throttle().succeeded(key)
     return user
 
 
@@ -122,6 +95,21 @@ def load_current_user() -> User | None:
     return user
 
 
+def refuse_throttled_basic():
+    """A ``before_request`` hook: a throttled Basic call gets 429 with
+    ``Retry-After``, whatever route it was for (a 401 would read as a wrong password)."""
+    if _basic_credentials() is None:
+        return None
+    load_current_user()
+    wait = g.get("login_retry_after") if g.get("basic_auth") else None
+    if not wait:
+        return None
+    response = jsonify({"error": f"Too many failed login attempts for these credentials. "
+                                 f"Try again in {wait} seconds."})
+    response.status_code, response.headers["Retry-After"] = 429, str(wait)
+    return response
+
+
 def uses_basic_auth() -> bool:
     load_current_user()
     return bool(g.get("basic_auth"))
@@ -153,7 +141,7 @@ def login():
             session["pw"] = user.password_hash[-16:]
             session.permanent = True
             return redirect(safe_next(request.args.get("next")))
-        if g.get("login_throttled"):
+        if g.get("login_retry_after"):
             error, status = "Too many failed attempts. Wait a few minutes and try again.", 429
         else:
             error, status = "Wrong username or password.", 401
@@ -161,7 +149,8 @@ def login():
         status = 400
         if form.errors.get("csrf_token"):
             error = "The form expired. Please try again."
-    return render_template("login.html", form=form, error=error), status
+    headers = {"Retry-After": str(g.login_retry_after)} if status == 429 else {}
+    return render_template("login.html", form=form, error=error), status, headers
 
 
 @bp.route("/logout", methods=["POST"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
-from sqlalchemy import func, select
 
 
 def register_commands(app: Flask) -> None:
@@ -44,11 +43,16 @@ def users_group():
 @click.option("--display-name", default="", help="Display name ($currentUser.displayName).")
 @with_appcontext
 def users_create(name, password, admin, email, display_name):
+    from .auth import find_user
     from .db import session
     from .models import User
+    from .usernames import username_key
 
+    name = name.strip()
+    if not username_key(name) or len(name) > 150 or len(username_key(name)) > 255:
+        raise click.BadParameter("a user name is 1 to 150 characters, not only white space.", param_hint="NAME")
     db = session()
-    user = db.scalar(select(User).where(func.lower(User.username) == name.lower()))
+    user = find_user(name)  # the same account whatever its case or white space
     created = user is None
     if created:
         user = User(username=name)

@@ -8,6 +8,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from connect_plugin.for_hosts import Database
 
 from . import auth, issues, rest_api
+from .login_throttle import make_throttle
 from .cli import register_commands
 from .db import close_session
 from .plugins import load_plugins
@@ -22,10 +23,11 @@ def create_app(config: dict | None = None) -> Flask:
     configure(app, config)
 
     app.extensions["host_db"] = Database(app.config["DATABASE_URL"])
-    app.extensions["host_login_throttle"] = auth.LoginThrottle()
+    app.extensions["host_login_throttle"] = make_throttle(app.config)
     app.teardown_appcontext(close_session)
 
     csrf.init_app(app)
+    app.before_request(auth.refuse_throttled_basic)
 
     @app.before_request
     def _csrf_for_session_calls():

@@ -16,6 +16,7 @@ from connect_plugin import for_hosts
 from connect_plugin.errors import ValidationError
 
 from .adapter import to_host_issue, to_host_user
+from .auth import find_user
 from .db import session as db_session
 from .models import Issue, Project, User
 
@@ -68,7 +69,7 @@ def create_project(key: Any, name: Any, member_names: Any) -> Project:
     if member_names is not None and not isinstance(member_names, list):
         errors["members"] = "members must be a list of user names."
     for username in member_names or []:
-        user = db_session().scalar(select(User).where(User.username == str(username)))
+        user = find_user(str(username))
         if user is None:
             errors["members"] = f"There is no user {username!r}."
         else:

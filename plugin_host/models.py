@@ -6,10 +6,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, String, Table, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from werkzeug.security import generate_password_hash
 
 from .db import Base
+from .passwords import password_matches
+from .usernames import username_key
 
 
 def utcnow() -> datetime:
@@ -28,6 +30,9 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(150), unique=True)
+    # The normalised name (usernames.username_key) that logins look up: one account
+    # per spelling, whatever white space, case or compatibility form is typed.
+    username_key: Mapped[str] = mapped_column(String(255), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     email: Mapped[str] = mapped_column(String(255), default="")
@@ -35,11 +40,16 @@ class User(Base):
 
     projects: Mapped[list["Project"]] = relationship(secondary=project_members, back_populates="members")
 
+    @validates("username")
+    def _keep_key(self, _attribute: str, value: str) -> str:
+        self.username_key = username_key(value)
+        return value
+
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        return password_matches(self.password_hash, password)
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"

@@ -44,8 +44,9 @@ def test_password_guessing_is_throttled(people):
     client = people.test_client()
     for _ in range(5):
         assert client.get("/rest/api/2/myself", headers=basic("bob", "guess")).status_code == 401
-    # Even the right password is refused while the account is throttled.
-    assert client.get("/rest/api/2/myself", headers=BOB).status_code == 401
+    # Even the right password is refused while the account is throttled, and says so.
+    throttled = client.get("/rest/api/2/myself", headers=BOB)
+    assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) > 0
     assert client.get("/rest/api/2/myself", headers=ALICE).status_code == 200
 
 

@@ -106,13 +106,14 @@ def _seed_host() -> list[str]:
     """Users, the DEMO project and its issues, in the host's own session (committed
     before the plugin writes: with SQLite both share one file)."""
     from plugin_host import issue_service
+    from plugin_host.auth import find_user
     from plugin_host.db import session as host_session
     from plugin_host.models import Issue, Project, User
 
     db = host_session()
     users = {}
     for username, password, admin, email, display_name in USERS:
-        user = db.scalar(select(User).where(func.lower(User.username) == username))
+        user = find_user(username)
         if user is None:
             user = User(username=username, is_admin=admin, email=email, display_name=display_name)
             user.set_password(password)
