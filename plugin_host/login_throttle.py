@@ -196,9 +196,9 @@ def redis_client(config):
     options = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5, "retry": Retry(NoBackoff(), 0)}
     if config.get("CACHE_REDIS_URL"):
         return redis.Redis.from_url(config["CACHE_REDIS_URL"], **options)
-    return redis.Redis(host=config.get("CACHE_REDIS_HOST") or "localhost", port=int(config.get("CACHE_REDIS_PORT") or 6379),
-                       db=int(config.get("CACHE_REDIS_DB") or 0), password=config.get("CACHE_REDIS_PASSWORD") or None,
-                       **options)
+    return redis.Redis(host=config.get("CACHE_REDIS_HOST") or "localhost",
+                       port=int(config.get("CACHE_REDIS_PORT") or 6379), db=int(config.get("CACHE_REDIS_DB") or 0),
+                       password=config.get("CACHE_REDIS_PASSWORD") or None, **options)
 
 
 def make_throttle(config) -> LocalThrottle | RedisThrottle:

@@ -10,15 +10,9 @@ import werkzeug.security
 import pytest
 
 from plugin_host.login_throttle import LocalThrottle
-from plugin_host.usernames import username_key
 from tests.conftest import BOB, basic, login
 
-SPELLINGS = [" bob", "bob ", "\u00a0bob", "BOB", "\uff42\uff4f\uff42"]  # the last: fullwidth "ｂｏｂ"
-
-
-@pytest.mark.parametrize("spelling", SPELLINGS + ["bob", "\u3000Bob\t", "bo\u0042"])
-def test_every_spelling_has_one_key(spelling):
-    assert username_key(spelling) == "bob"
+from tests.test_usernames import SPELLINGS
 
 
 def test_spellings_of_a_name_share_one_counter(people):

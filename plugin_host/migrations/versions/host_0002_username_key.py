@@ -30,7 +30,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('username_key', sa.String(length=255), nullable=True))
     connection = op.get_bind()
     owners: dict[str, str] = {}
-    for user_id, name in connection.execute(sa.select(users.c.id, users.c.username)).all():
+    for user_id, name in connection.execute(sa.select(users.c.id, users.c.username).order_by(users.c.id)).all():
         key = username_key(name)
         if key in owners:
             raise RuntimeError(f"The users {owners[key]!r} and {name!r} are one name once normalised "
