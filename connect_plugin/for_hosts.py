@@ -18,6 +18,7 @@ from typing import Any, Mapping
 from sqlalchemy import func, select
 
 from .connected_items import field_values
+from .connected_items.catalogue import field_key, item_id_of
 from .connected_items import service as item_service
 from .datasources import service as datasource_service
 from .db import NAMING, Database, end_read
@@ -29,7 +30,7 @@ from .timestamps import iso_utc
 
 __all__ = [
     "NAMING", "Database", "clear_datasource_cache", "connected_fields", "create_datasource", "create_item",
-    "end_read", "find_datasource", "is_connected_field", "iso_utc", "item_ids", "run_online",
+    "end_read", "field_key", "find_datasource", "is_connected_field", "iso_utc", "item_ids", "run_online",
     "set_connected_fields", "update_datasource",
 ]
 
@@ -40,7 +41,7 @@ def connected_fields(project_key: str) -> list[dict[str, Any]]:
 
 
 def is_connected_field(name: str) -> bool:
-    return field_values.item_id_of(name) is not None
+    return item_id_of(name) is not None
 
 
 def set_connected_fields(issue: HostIssue, fields: Mapping[str, Any], user: HostUser,
@@ -52,7 +53,7 @@ def set_connected_fields(issue: HostIssue, fields: Mapping[str, Any], user: Host
     combined = {**(other_fields or {}), **fields}
     snapshots = field_values.resolve(st, session(), issue=issue, user=user, fields=combined)
     for name, snapshot in snapshots.items():
-        st.host.store_connected_value(issue.key, field_values.item_id_of(name), snapshot)
+        st.host.store_connected_value(issue.key, item_id_of(name), snapshot)
     return snapshots
 
 

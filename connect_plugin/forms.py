@@ -19,6 +19,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
 
 from .auth_modes import AUTH_MODES
+from .connected_items.catalogue import VARIABLES
 from .datasources.base import DatasourceType
 from .connected_items.service import DEFAULT_OPTIONS, EDITORS
 
@@ -171,18 +172,8 @@ def datasource_error_map(type_cls: type[DatasourceType], mode_name: str | None) 
 # --- connected items ---------------------------------------------------------------
 
 
-QUERY_VARIABLES = (
-    ("$issue.key", "the issue's key, e.g. DEMO-1"),
-    ("$issue.summary", "the summary"),
-    ("$issue.description", "the description"),
-    ("$issue.project", "the project's key"),
-    ("$issue.reporter", "the reporter's account id"),
-    ("$issue.connected_item_<id>", "another connected item's value on the issue"),
-    ("$currentUser.accountId", "the user's account id"),
-    ("$currentUser.displayName", "the user's display name"),
-    ("$currentUser.emailAddress", "the user's e-mail address"),
-    ("$userInput", "what the user types in an Autocomplete field"),
-)
+# The help list of the item form: the parser's own catalogue, with the $ written.
+QUERY_VARIABLES = tuple((f"${v.name}", v.help) for v in VARIABLES)
 
 ITEM_ERROR_MAP = {
     "name": "name", "datasource_id": "datasource_id", "editor": "editor", "query": "query",

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .connected_items.catalogue import field_key
 from .db import Base
 
 
@@ -76,7 +77,7 @@ class ItemFieldMixin:
 
     @property
     def field_key(self) -> str:
-        return f"connected_item_{self.id}"
+        return field_key(self.id)
 
     @property
     def multi(self) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 from flask import g, url_for
 from sqlalchemy.orm.attributes import flag_modified
 
-from connect_plugin.for_hosts import end_read
+from connect_plugin.for_hosts import end_read, field_key
 from connect_plugin.host_adapter import HostIssue, HostUser
 
 from .auth import find_user, load_current_user, uses_basic_auth
@@ -78,7 +78,7 @@ class ReferenceHostAdapter:
     def store_connected_value(self, issue_key: str, item_id: int, snapshot: Any) -> None:
         issue = issue_by_key(issue_key)
         fields = dict(issue.custom_fields or {})
-        fields[f"connected_item_{item_id}"] = snapshot
+        fields[field_key(item_id)] = snapshot
         issue.custom_fields = fields
         flag_modified(issue, "custom_fields")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -13,7 +13,6 @@ from connect_plugin.connected_items.query import (
     evaluate,
     join_url,
     parse_query,
-    set_query_param,
 )
 
 EXAMPLE = "/assets/$issue.project/items?owner=$currentUser.emailAddress&q=$userInput&cont=${issue.connected_item_3}"
@@ -338,29 +337,3 @@ def test_join_url_with_evaluated_query():
     assert parts.path == "/v1/assets/..%2F..%2Fetc/items"
     assert [name for name, _ in parse_qsl(parts.query)] == ["owner", "q", "cont"]
     assert dict(parse_qsl(parts.query))["q"] == "x&admin=1"
-
-
-# --- set_query_param ---------------------------------------------------------------------------
-
-
-def test_set_query_param_appends():
-    assert set_query_param("https://h/a", "api_key", "s3cr&t") == "https://h/a?api_key=s3cr%26t"
-    assert set_query_param("https://h/a?x=1", "api_key", "k") == "https://h/a?x=1&api_key=k"
-
-
-def test_set_query_param_replaces_in_place_and_never_duplicates():
-    url = set_query_param("https://h/a?key=old&x=1&key=older", "key", "new")
-    assert url == "https://h/a?key=new&x=1"
-    assert parse_qsl(urlsplit(url).query) == [("key", "new"), ("x", "1")]
-
-
-def test_set_query_param_matches_encoded_names_and_keeps_the_rest():
-    url = set_query_param("https://h/a?api%20key=old&b=%2F#frag", "api key", "v=1")
-    assert url == "https://h/a?api%20key=v%3D1&b=%2F#frag"
-
-
-def test_set_query_param_encodes_the_value_completely():
-    url = set_query_param("https://h/a", "k", "a b/c?d#e%")
-    assert urlsplit(url).fragment == ""
-    assert dict(parse_qsl(urlsplit(url).query)) == {"k": "a b/c?d#e%"}
-    assert unquote(url.split("k=", 1)[1]) == "a b/c?d#e%"

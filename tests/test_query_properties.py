@@ -9,7 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from connect_plugin.errors import ValidationError
-from connect_plugin.connected_items.query import KNOWN_VARIABLES, evaluate, join_url, parse_query, set_query_param
+from connect_plugin.connected_items.query import KNOWN_VARIABLES, evaluate, join_url, parse_query
 
 SETTINGS = settings(max_examples=200, deadline=None)
 
@@ -158,21 +158,6 @@ def test_each_variable_position_decodes_to_its_value(template, value, base):
         assert url.startswith(prefix) and url.endswith(suffix)
         encoded = url[len(prefix):len(url) - len(suffix)]
         assert unquote(encoded) == (value or "x")
-
-
-@SETTINGS
-@given(name=st.sampled_from(["api_key", "key", "api key", "k&v", "x=y"]), value=values_text,
-       base=st.sampled_from(["https://h/a", "https://h/a?x=1", "https://h/a?key=1&b=2&key=3",
-                             "https://h/a?api%20key=1#f"]))
-def test_set_query_param_sets_exactly_one_parameter(name, value, base):
-    url = set_query_param(base, name, value)
-    parts = urlsplit(url)
-    assert (parts.scheme, parts.netloc, parts.path, parts.fragment) == \
-        (urlsplit(base).scheme, urlsplit(base).netloc, urlsplit(base).path, urlsplit(base).fragment)
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    assert [v for k, v in pairs if k == name] == [value]
-    others_before = [(k, v) for k, v in parse_qsl(urlsplit(base).query, keep_blank_values=True) if k != name]
-    assert [(k, v) for k, v in pairs if k != name] == others_before
 
 
 @SETTINGS

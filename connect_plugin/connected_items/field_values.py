@@ -16,19 +16,12 @@ from sqlalchemy.orm import Session
 from ..errors import MissingDependency, ValidationError
 from ..host_adapter import HostIssue, HostUser
 from ..models import ConnectedItem, valid_id
+from .catalogue import item_id_of
 from .options import MAX_LIMIT, cached_options, evaluate_item
 from .variables import Value
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..state import ConnectState
-
-FIELD_PREFIX = "connected_item_"
-
-
-def item_id_of(field: str) -> int | None:
-    if field.startswith(FIELD_PREFIX) and field[len(FIELD_PREFIX):].isdigit():
-        return int(field[len(FIELD_PREFIX):])
-    return None
 
 
 def _as_values(item: ConnectedItem, raw: Any) -> list[str]:
@@ -107,4 +100,4 @@ def resolve(state: "ConnectState", session: Session, *, issue: HostIssue, user: 
     return snapshots
 
 
-__all__ = ["FIELD_PREFIX", "MAX_LIMIT", "item_id_of", "resolve"]
+__all__ = ["MAX_LIMIT", "resolve"]

@@ -20,6 +20,7 @@ from ..errors import MissingDependency
 from ..host_adapter import HostIssue, HostUser
 from ..models import ConnectedItem
 from ..outbound.json_answer import parse_json
+from .catalogue import item_id_of
 from .mapping import compile_mapping, map_options
 from .query import evaluate, parse_query
 from .variables import Value, build_values
@@ -63,16 +64,14 @@ def evaluate_item(session: Session, item: ConnectedItem, *, issue: HostIssue | N
         relative = evaluate(template, values)
     except MissingDependency as exc:
         raise MissingDependency(exc.field, f"Fill in {_field_label(session, exc.field)} first.") from None
-    return Evaluated(item=item, relative=relative, url=get_type(item.datasource.type).url_for(item.datasource.config, relative),
-                     uses_user_input=template.uses_user_input)
+    url = get_type(item.datasource.type).url_for(item.datasource.config, relative)
+    return Evaluated(item=item, relative=relative, url=url, uses_user_input=template.uses_user_input)
 
 
 def _field_label(session: Session, field: str) -> str:
-    if field.startswith("connected_item_"):
-        other = session.get(ConnectedItem, int(field.rsplit("_", 1)[1]))
-        if other is not None:
-            return other.name
-    return field
+    item_id = item_id_of(field)
+    other = session.get(ConnectedItem, item_id) if item_id is not None else None
+    return other.name if other is not None else field
 
 
 def fetch_options(state: "ConnectState", evaluated: Evaluated) -> list[tuple[str, str]]:

@@ -46,9 +46,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Union
-from urllib.parse import quote, unquote_plus, urlsplit
+from urllib.parse import quote, urlsplit
 
 from ..errors import MissingDependency, ValidationError
+from .catalogue import KNOWN_TEXT, KNOWN_VARIABLES, connected_variable_item, field_key, is_known
+from .dollars import scan
 
 __all__ = [
     "QueryTemplate",
@@ -56,31 +58,11 @@ __all__ = [
     "parse_query",
     "evaluate",
     "join_url",
-    "set_query_param",
     "encode_component",
 ]
 
-KNOWN_VARIABLES: tuple[str, ...] = (
-    "issue.key",
-    "issue.summary",
-    "issue.description",
-    "issue.project",
-    "issue.reporter",
-    "currentUser.accountId",
-    "currentUser.displayName",
-    "currentUser.emailAddress",
-    "userInput",
-)
-_KNOWN_SET = frozenset(KNOWN_VARIABLES)
-_CONNECTED_RE = re.compile(r"issue\.connected_item_([1-9][0-9]*)")
 _BARE_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?")
 _BAD_ESCAPE_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_KNOWN_TEXT = ", ".join(
-    [f"${name}" for name in KNOWN_VARIABLES[:5]]
-    + ["$issue.connected_item_<id>"]
-    + [f"${name}" for name in KNOWN_VARIABLES[5:]]
-)
-
 PATH = "path"
 QUERY = "query"
 
@@ -108,90 +90,60 @@ class QueryTemplate:
     @property
     def depends_on_items(self) -> frozenset[int]:
         """Ids of the connected items whose values this query uses."""
-        ids = set()
-        for name in self.variables:
-            match = _CONNECTED_RE.fullmatch(name)
-            if match:
-                ids.add(int(match.group(1)))
-        return frozenset(ids)
+        ids = (connected_variable_item(name) for name in self.variables)
+        return frozenset(item_id for item_id in ids if item_id is not None)
 
     @property
     def uses_user_input(self) -> bool:
         return "userInput" in self.variables
-
-    def evaluate(self, values: Mapping[str, str | list[str] | None]) -> str:
-        return evaluate(self, values)
 
 
 def _invalid(message: str) -> ValidationError:
     return ValidationError(message, fields={"query": message})
 
 
-def _canonical(name: str) -> str | None:
-    if name in _KNOWN_SET or _CONNECTED_RE.fullmatch(name):
-        return name
-    return None
-
-
 def _unknown(shown: str) -> ValidationError:
-    return _invalid(f"Unknown variable ${shown}. Known: {_KNOWN_TEXT}.")
+    return _invalid(f"Unknown variable ${shown}. Known: {KNOWN_TEXT}.")
 
 
 def _tokenize(text: str) -> tuple[list[_Piece], list[tuple[int, int]]]:
     """Literal text (with ``$$`` read as ``$``) and variable names, in order, and the
     spans of the variables in ``text``. Variables come back with an empty position."""
-    pieces: list[_Piece] = []
     spans: list[tuple[int, int]] = []
-    literal: list[str] = []
-    i = 0
-    n = len(text)
-    while i < n:
-        j = text.find("$", i)
-        if j < 0:
-            literal.append(text[i:])
-            break
-        literal.append(text[i:j])
-        if j + 1 >= n:
-            raise _invalid(f"A lone $ ends the query (position {j + 1}); write $$ for a literal $.")
-        nxt = text[j + 1]
-        if nxt == "$":
-            literal.append("$")
-            i = j + 2
-            continue
-        if nxt == "{":
-            end = text.find("}", j + 2)
-            if end < 0:
-                raise _invalid(f"The ${{ at position {j + 1} is not closed with }}.")
-            name = text[j + 2:end]
-            if _canonical(name) is None:
-                raise _unknown(f"{{{name}}}")
-            i = end + 1
-        else:
-            match = _BARE_RE.match(text, j + 1)
-            if match is None:
-                shown = re.match(r"[^/?&=#$\s]{0,20}", text[j + 1:]).group(0)
-                if not shown:
-                    raise _invalid(
-                        f"The $ at position {j + 1} is not followed by a variable name; "
-                        "write $$ for a literal $."
-                    )
-                raise _unknown(shown)
-            if match.group(1) == "userInput":
-                name = "userInput"
-                i = match.start(1) + len("userInput")
-            else:
-                name = match.group(0)
-                i = match.end()
-            if _canonical(name) is None:
-                raise _unknown(name)
-        if literal:
-            pieces.append("".join(literal))
-            literal = []
-        pieces.append(_Var(name, ""))
-        spans.append((j, i))
-    if literal and "".join(literal):
-        pieces.append("".join(literal))
-    return pieces, spans
+
+    def read(source: str, j: int) -> tuple[_Var, int]:
+        name, end = _read_variable(source, j)
+        spans.append((j, end))
+        return _Var(name, ""), end
+
+    return scan(text, read), spans
+
+
+def _read_variable(text: str, j: int) -> tuple[str, int]:
+    """The canonical name of the variable whose ``$`` is at ``j``, and its end."""
+    if j + 1 >= len(text):
+        raise _invalid(f"A lone $ ends the query (position {j + 1}); write $$ for a literal $.")
+    if text[j + 1] == "{":
+        end = text.find("}", j + 2)
+        if end < 0:
+            raise _invalid(f"The ${{ at position {j + 1} is not closed with }}.")
+        name = text[j + 2:end]
+        if not is_known(name):
+            raise _unknown(f"{{{name}}}")
+        return name, end + 1
+    match = _BARE_RE.match(text, j + 1)
+    if match is None:
+        shown = re.match(r"[^/?&=#$\s]{0,20}", text[j + 1:]).group(0)
+        if not shown:
+            raise _invalid(
+                f"The $ at position {j + 1} is not followed by a variable name; write $$ for a literal $."
+            )
+        raise _unknown(shown)
+    if match.group(1) == "userInput":  # $userInputX reads as $userInput then "X"
+        return "userInput", match.start(1) + len("userInput")
+    if not is_known(match.group(0)):
+        raise _unknown(match.group(0))
+    return match.group(0), match.end()
 
 
 def _check_literal(text: str, spans: list[tuple[int, int]]) -> None:
@@ -291,9 +243,9 @@ def _value_text(name: str, values: Mapping[str, object]) -> str:
     elif value is not None and not isinstance(value, str):
         value = str(value)
     if not value:
-        match = _CONNECTED_RE.fullmatch(name)
-        if match:
-            raise MissingDependency(f"connected_item_{match.group(1)}")
+        item_id = connected_variable_item(name)
+        if item_id is not None:
+            raise MissingDependency(field_key(item_id))
         return ""
     return value
 
@@ -355,27 +307,3 @@ def join_url(base_url: str, relative: str) -> str:
     if rel_query:
         query = f"{base_query}&{rel_query}" if base_query and not base_query.endswith("&") else base_query + rel_query
     return origin + path + (f"?{query}" if query else "")
-
-
-def set_query_param(url: str, name: str, value: str) -> str:
-    """Set one query parameter of ``url`` (encoded): the first parameter of that name
-    is replaced in place and any later ones removed; otherwise it is appended.
-    Every other parameter and the fragment are kept as written."""
-    if not name:
-        raise ValueError("A query parameter needs a name.")
-    head, hash_, fragment = url.partition("#")
-    head, _, query = head.partition("?")
-    pair = f"{encode_component(name)}={encode_component(value)}"
-    params: list[str] = []
-    placed = False
-    for raw in query.split("&") if query else []:
-        raw_name = raw.partition("=")[0]
-        if unquote_plus(raw_name) == name:
-            if not placed:
-                params.append(pair)
-                placed = True
-            continue
-        params.append(raw)
-    if not placed:
-        params.append(pair)
-    return f"{head}?{'&'.join(params)}{hash_}{fragment}"

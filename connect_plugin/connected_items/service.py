@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..errors import Conflict, NotFound, ValidationError
-from .mapping import compile_mapping
 from ..models import ConnectedItem, Datasource, valid_id
+from .catalogue import field_key
+from .mapping import compile_mapping
 from .query import parse_query
 
 EDITORS = {
@@ -139,9 +140,9 @@ def _validate(session: Session, payload: dict[str, Any], current: ConnectedItem 
 def _check_dependencies(session: Session, depends_on: frozenset[int], current: ConnectedItem | None) -> dict:
     for dep_id in sorted(depends_on):
         if current is not None and dep_id == current.id:
-            return {"query": f"$issue.connected_item_{dep_id} is this item itself; an item cannot depend on itself."}
+            return {"query": f"$issue.{field_key(dep_id)} is this item itself; an item cannot depend on itself."}
         if not valid_id(dep_id) or session.get(ConnectedItem, dep_id) is None:
-            return {"query": f"$issue.connected_item_{dep_id} names no existing connected item."}
+            return {"query": f"$issue.{field_key(dep_id)} names no existing connected item."}
     if current is None:
         return {}
     # A new dependency must not lead back to this item through other items.

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from ..errors import BadUpstreamData
+from .dollars import scan
 
 __all__ = ["MISMATCH", "RowTemplate", "TemplateError", "compile_template", "render_scalar"]
 
@@ -173,42 +174,23 @@ class RowTemplate:
 
 def compile_template(text: str) -> RowTemplate:
     """Compile a value/label template; raises TemplateError with a position."""
-    parts: list[str | _Placeholder] = []
     getters: list[tuple[str, Callable[[Any], Any]]] = []
-    literal: list[str] = []
-    pos = 0
-    n = len(text)
-    while pos < n:
-        j = text.find("$", pos)
-        if j < 0:
-            literal.append(text[pos:])
-            break
-        literal.append(text[pos:j])
-        if text.startswith("$$", j):
-            literal.append("$")
-            pos = j + 2
-            continue
-        if not text.startswith("${", j):
-            literal.append("$")
-            pos = j + 1
-            continue
-        closed = _PLACEHOLDER_RE.match(text, j)
+
+    def read(source: str, j: int) -> tuple[_Placeholder, int] | None:
+        if not source.startswith("${", j):
+            return None  # a $ not followed by { is literal
+        closed = _PLACEHOLDER_RE.match(source, j)
         if closed is None:
             raise TemplateError(f"the ${{ at position {j + 1} is not closed with }}")
         end = closed.end() - 1
-        raw_inner = text[j + 2:end]
+        raw_inner = source[j + 2:end]
         lead = len(raw_inner) - len(raw_inner.lstrip())
         steps, _ = _parse_placeholder(raw_inner.strip(), j + 3 + lead, j + 1)
-        getter = _make_getter(steps)
-        if literal and "".join(literal):  # no empty literal parts: "${row.id}" is one part
-            parts.append("".join(literal))
-        literal = []
-        parts.append(_Placeholder(steps, getter))
-        getters.append((text[j:end + 1], getter))
-        pos = end + 1
-    if literal and "".join(literal):
-        parts.append("".join(literal))
+        placeholder = _Placeholder(steps, _make_getter(steps))
+        getters.append((source[j:end + 1], placeholder.get))
+        return placeholder, end + 1
 
+    parts = scan(text, read)
     render = _make_renderer([p if isinstance(p, str) else p.get for p in parts])
     return RowTemplate(text=text, render=render, getters=tuple(getters), parts=tuple(parts))
 

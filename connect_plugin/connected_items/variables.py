@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..host_adapter import HostIssue, HostUser
+from .catalogue import item_id_of
 
 Value = str | list[str] | None
 
@@ -57,7 +58,7 @@ def build_values(variables: frozenset[str], *, issue: HostIssue | None, user: Ho
                     value = issue.key if issue else None
                 elif field == "project":
                     value = issue.project if issue else None
-                elif field.startswith("connected_item_"):
+                elif item_id_of(field) is not None:
                     value = snapshot_values(fields.get(field))
                 else:
                     raw = fields.get(field)

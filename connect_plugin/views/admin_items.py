@@ -7,6 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from .. import forms
 from ..connected_items import tester as item_tester
+from ..connected_items.catalogue import field_key
 from ..connected_items import service as item_service
 from ..datasources import service as datasource_service
 from ..errors import ValidationError
@@ -25,7 +26,7 @@ def _dependencies(data: dict) -> list[dict]:
     deps = []
     for dep_id in data["depends_on"]:
         other = session().get(ConnectedItem, dep_id)
-        deps.append({"key": f"connected_item_{dep_id}", "name": other.name if other else f"Item {dep_id}"})
+        deps.append({"key": field_key(dep_id), "name": other.name if other else f"Item {dep_id}"})
     return deps
 
 

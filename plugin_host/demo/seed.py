@@ -153,7 +153,7 @@ def _seed_items(datasource_id: int) -> dict[str, int]:
     item("Asset search", "autocomplete", "/assets?q=$userInput", ASSET_OPTIONS)
     continent = item("Continent", "select", "/continents",
                      {"path": "$[*]", "value": "${row.code}", "label": "${row.name}"})
-    item("Country", "select", f"/countries?continent=$issue.connected_item_{continent}",
+    item("Country", "select", f"/countries?continent=$issue.{for_hosts.field_key(continent)}",
          {"path": "$.countries[*]", "value": "${row.code}", "label": "${row.name}"})
     item("Related issues", "multiselect", "/search?jql=$issue.summary",
          {"path": "$.issues[*]", "value": "${row.key}", "label": "${row.key}: ${row.fields.summary}"})
