@@ -85,9 +85,8 @@ def datasource_form_class(type_cls: type[DatasourceType]) -> type[FlaskForm]:
                 attrs[attr] = PasswordField(spec.label, render_kw={"autocomplete": "new-password"})
                 attrs[clear_attr(mode_name, spec.name)] = BooleanField("Clear")
             else:
-                kind = "url" if spec.name.endswith("_url") else "text"
                 attrs[attr] = StringField(spec.label, default=spec.default,
-                                          render_kw={"autocomplete": "off", "type": kind})
+                                          render_kw={"autocomplete": "off", "type": INPUT_TYPES[spec.kind]})
     return type(f"{type_cls.__name__}Form", (FlaskForm,), attrs)
 
 

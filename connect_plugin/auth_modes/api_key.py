@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .base import AuthField, AuthMode, Credentials
+from .base import AuthMode, Credentials, auth_field
 
 # RFC 9110 token characters: what a header field name may be made of.
 HEADER_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -16,10 +16,10 @@ class ApiKeyAuth(AuthMode):
     mode = "api_key"
     label = "API Key"
     fields = (
-        AuthField("location", "Send the key in", choices=(("header", "Header"), ("query", "Query parameter")),
+        auth_field("location", "Send the key in", choices=(("header", "Header"), ("query", "Query parameter")),
                   default="header"),
-        AuthField("key", "Header or parameter name"),
-        AuthField("value", "Key value", secret=True),
+        auth_field("key", "Header or parameter name"),
+        auth_field("value", "Key value", secret=True),
     )
 
     def check(self, plain, secrets):

@@ -12,28 +12,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ValidationError
+from ..field_spec import FieldSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..outbound import OutboundClient
 
 
-@dataclass(frozen=True)
-class AuthField:
-    name: str
-    label: str
-    secret: bool = False
-    required: bool = True
-    choices: tuple[tuple[str, str], ...] | None = None
-    default: str | None = None
-    help: str = ""
-
-    def as_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"name": self.name, "label": self.label, "secret": self.secret, "required": self.required}
-        if self.choices:
-            data["choices"] = [{"value": v, "label": lbl} for v, lbl in self.choices]
-        if self.default is not None:
-            data["default"] = self.default
-        return data
+def auth_field(name: str, label: str, **options: Any) -> FieldSpec:
+    """An auth mode's field: required unless said otherwise (most credentials are)."""
+    options.setdefault("required", True)
+    return FieldSpec(name, label, **options)
 
 
 @dataclass
@@ -65,15 +53,11 @@ def has_control_chars(value: str) -> bool:
 class AuthMode:
     mode: ClassVar[str]
     label: ClassVar[str]
-    fields: ClassVar[tuple[AuthField, ...]] = ()
+    fields: ClassVar[tuple[FieldSpec, ...]] = ()
 
     @classmethod
     def secret_fields(cls) -> tuple[str, ...]:
         return tuple(f.name for f in cls.fields if f.secret)
-
-    @classmethod
-    def plain_fields(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in cls.fields if not f.secret)
 
     @classmethod
     def describe(cls) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from .base import AuthField, AuthMode, Credentials
+from .base import AuthMode, Credentials, auth_field
 
 
 def basic_header(username: str, password: str) -> str:
@@ -16,8 +16,8 @@ class BasicAuth(AuthMode):
     mode = "basic"
     label = "Basic auth"
     fields = (
-        AuthField("username", "Username"),
-        AuthField("password", "Password", secret=True),
+        auth_field("username", "Username"),
+        auth_field("password", "Password", secret=True),
     )
 
     def check(self, plain, secrets):

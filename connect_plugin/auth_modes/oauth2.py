@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from ..errors import UpstreamError, ValidationError
-from .base import AuthContext, AuthField, AuthMode, Credentials
+from .base import AuthContext, AuthMode, Credentials, auth_field
 from .basic import basic_header
 
 # A token is used until this many seconds before it expires (or a tenth of its
@@ -58,11 +58,11 @@ class OAuth2ClientCredentials(AuthMode):
     mode = "oauth2_client_credentials"
     label = "OAuth2 client credentials"
     fields = (
-        AuthField("token_url", "Token URL"),
-        AuthField("client_id", "Client ID"),
-        AuthField("client_secret", "Client secret", secret=True),
-        AuthField("scope", "Scope", required=False),
-        AuthField("client_auth", "Client authentication",
+        auth_field("token_url", "Token URL", kind="https_url"),
+        auth_field("client_id", "Client ID"),
+        auth_field("client_secret", "Client secret", secret=True),
+        auth_field("scope", "Scope", required=False),
+        auth_field("client_auth", "Client authentication",
                   choices=(("client_secret_basic", "HTTP Basic (client_secret_basic)"),
                            ("client_secret_post", "In the request body (client_secret_post)")),
                   default="client_secret_basic"),

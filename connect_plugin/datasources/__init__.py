@@ -4,7 +4,7 @@ not here is not offered anywhere."""
 from __future__ import annotations
 
 from ..errors import ValidationError
-from .base import ConfigField, DatasourceType
+from .base import DatasourceType
 from .rest import RestDatasource
 
 DATASOURCE_TYPES: dict[str, type[DatasourceType]] = {cls.type: cls for cls in (RestDatasource,)}
@@ -19,4 +19,4 @@ def get_type(name: str) -> type[DatasourceType]:
                                        f"{', '.join(DATASOURCE_TYPES)}."}) from None
 
 
-__all__ = ["DATASOURCE_TYPES", "ConfigField", "DatasourceType", "RestDatasource", "get_type"]
+__all__ = ["DATASOURCE_TYPES", "DatasourceType", "RestDatasource", "get_type"]

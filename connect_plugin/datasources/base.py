@@ -13,6 +13,7 @@ from typing import Any, Callable, ClassVar
 
 from ..auth_modes import AUTH_MODES, AuthMode
 from ..errors import ValidationError
+from ..field_spec import FieldSpec
 
 
 @dataclass(frozen=True)
@@ -24,33 +25,12 @@ class Limits:
     cache_ttl_seconds: int
 
 
-@dataclass(frozen=True)
-class ConfigField:
-    name: str
-    label: str
-    kind: str = "text"  # text | url | https_url | int
-    required: bool = False
-    default: Any = None
-    minimum: int | None = None
-    maximum: int | None = None
-    help: str = ""
-
-    def as_json(self) -> dict[str, Any]:
-        data = {"name": self.name, "label": self.label, "kind": self.kind, "required": self.required}
-        for attr in ("default", "minimum", "maximum"):
-            if getattr(self, attr) is not None:
-                data[attr] = getattr(self, attr)
-        if self.help:
-            data["help"] = self.help
-        return data
-
-
 class DatasourceType:
     type: ClassVar[str]
     label: ClassVar[str]
     description: ClassVar[str] = ""
     icon: ClassVar[str] = ""
-    config_fields: ClassVar[tuple[ConfigField, ...]] = ()
+    config_fields: ClassVar[tuple[FieldSpec, ...]] = ()
     auth_mode_names: ClassVar[tuple[str, ...]] = ()
 
     @classmethod

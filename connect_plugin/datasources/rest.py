@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..connected_items.query import join_url
-from .base import ConfigField, DatasourceType, Limits
+from ..field_spec import FieldSpec
+from .base import DatasourceType, Limits
 
 DEFAULT_CACHE_TTL = 300
 DEFAULT_TIMEOUT = 60
@@ -18,17 +19,17 @@ class RestDatasource(DatasourceType):
     description = "Any HTTPS API that answers JSON."
     icon = "rest"
     config_fields = (
-        ConfigField("base_url", "API Base Url", kind="https_url", required=True,
+        FieldSpec("base_url", "API Base Url", kind="https_url", required=True,
                     help="Queries of connected items are appended to it, e.g. https://assets.example.com/api"),
-        ConfigField("documentation_url", "API Documentation", kind="url",
+        FieldSpec("documentation_url", "API Documentation", kind="url",
                     help="A link for admins who write queries; never called."),
-        ConfigField("health_check_url", "Health check URL", kind="https_url",
+        FieldSpec("health_check_url", "Health check URL", kind="https_url",
                     help="Called by Test connection; the base URL when empty."),
-        ConfigField("cache_ttl_seconds", "Cache duration (seconds)", kind="int", default=DEFAULT_CACHE_TTL,
+        FieldSpec("cache_ttl_seconds", "Cache duration (seconds)", kind="int", default=DEFAULT_CACHE_TTL,
                     minimum=0, maximum=86400, help="How long successful answers are reused; 0 turns caching off."),
-        ConfigField("timeout_seconds", "Timeout (seconds)", kind="int", default=DEFAULT_TIMEOUT,
+        FieldSpec("timeout_seconds", "Timeout (seconds)", kind="int", default=DEFAULT_TIMEOUT,
                     minimum=1, maximum=300, help="The whole call, connection to last byte, must finish in time."),
-        ConfigField("max_concurrent_calls", "Calls in flight at most", kind="int", default=DEFAULT_MAX_CONCURRENT,
+        FieldSpec("max_concurrent_calls", "Calls in flight at most", kind="int", default=DEFAULT_MAX_CONCURRENT,
                     minimum=1, maximum=100,
                     help="Further calls wait briefly, then fail as busy, so a hanging API cannot take every worker."),
     )

@@ -15,7 +15,7 @@ import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from ..settings import DEFAULT_MAX_REDIRECTS, DEFAULT_MAX_RESPONSE_BYTES, whole_number
 
@@ -196,10 +196,3 @@ class OutboundPolicy:
             max_response_bytes=max_bytes,
             max_redirects=max_redirects,
         )
-
-
-def iter_allowed(policy: OutboundPolicy) -> Iterable[str]:
-    """The normalized allow list, for display on an admin page."""
-    yield from sorted(policy.allowed_hosts)
-    yield from sorted(str(ip) for ip in policy.allowed_ips)
-    yield from (str(net) for net in policy.allowed_networks)
