@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from . import named_records
 from .connected_items import field_values
 from .connected_items.catalogue import field_key, item_id_of
 from .connected_items import service as item_service
@@ -59,7 +60,7 @@ def set_connected_fields(issue: HostIssue, fields: Mapping[str, Any], user: Host
 
 def find_datasource(name: str) -> dict[str, Any] | None:
     """The datasource named ``name`` (case-insensitive) as the API shows it, or None."""
-    found = session().scalar(select(Datasource).where(func.lower(Datasource.name) == name.lower()))
+    found = named_records.find_by_name(session(), Datasource, name)
     return datasource_service.serialize(found, state().box) if found is not None else None
 
 
@@ -94,8 +95,7 @@ def item_ids(datasource_id: int) -> dict[str, int]:
 def create_item(payload: Mapping[str, Any], *, actor: str) -> dict[str, Any]:
     """Create a connected item from the API's payload, or return the one of that name."""
     db = session()
-    name = str(payload.get("name") or "")
-    found = db.scalar(select(ConnectedItem).where(func.lower(ConnectedItem.name) == name.lower()))
+    found = named_records.find_by_name(db, ConnectedItem, str(payload.get("name") or ""))
     if found is None:
         found = item_service.create(db, dict(payload), actor=actor)
         db.commit()

@@ -69,39 +69,24 @@ class AuthMode:
         will have after the change (kept ones included)."""
         errors: dict[str, str] = {}
         clean_plain: dict[str, Any] = {}
-        for spec in self.fields:
-            if spec.secret:
-                continue
-            value = plain.get(spec.name, spec.default)
-            value = value.strip() if isinstance(value, str) else value
-            if value in (None, ""):
-                if spec.required:
-                    errors[f"auth.{spec.name}"] = f"{spec.label} is required."
-                continue
-            if not isinstance(value, str):
-                errors[f"auth.{spec.name}"] = f"{spec.label} must be text."
-                continue
-            if spec.choices and value not in {v for v, _ in spec.choices}:
-                allowed = ", ".join(v for v, _ in spec.choices)
-                errors[f"auth.{spec.name}"] = f"{spec.label} must be one of: {allowed}."
-                continue
-            clean_plain[spec.name] = value
         clean_secrets: dict[str, str] = {}
         for spec in self.fields:
-            if not spec.secret:
-                continue
-            value = secrets.get(spec.name)
+            key = f"auth.{spec.name}"
+            value = secrets.get(spec.name) if spec.secret else plain.get(spec.name, spec.default)
+            if isinstance(value, str) and not spec.secret:
+                value = value.strip()  # a secret is kept exactly as typed
             if value in (None, ""):
                 if spec.required:
-                    errors[f"auth.{spec.name}"] = f"{spec.label} is required."
+                    errors[key] = f"{spec.label} is required."
                 continue
             if not isinstance(value, str):
-                errors[f"auth.{spec.name}"] = f"{spec.label} must be text."
-                continue
-            if has_control_chars(value):
-                errors[f"auth.{spec.name}"] = f"{spec.label} must not contain line breaks or control characters."
-                continue
-            clean_secrets[spec.name] = value
+                errors[key] = f"{spec.label} must be text."
+            elif spec.secret and has_control_chars(value):
+                errors[key] = f"{spec.label} must not contain line breaks or control characters."
+            elif spec.choices and value not in {v for v, _ in spec.choices}:
+                errors[key] = f"{spec.label} must be one of: {', '.join(v for v, _ in spec.choices)}."
+            else:
+                (clean_secrets if spec.secret else clean_plain)[spec.name] = value
         errors.update(self.check(clean_plain, clean_secrets))
         if errors:
             raise ValidationError("The authentication settings are not valid.", errors)

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .. import audit
-from ..errors import Conflict, NotFound, ValidationError
+from .. import audit, named_records
+from ..errors import Conflict, ValidationError
 from ..models import ConnectedItem, Datasource, valid_id
 from .catalogue import field_key
 from .mapping import compile_mapping
@@ -29,14 +28,11 @@ DEFAULT_OPTIONS = {"path": "$[*]", "value": "${row.id}", "label": "${row.name}"}
 
 
 def get(session: Session, item_id: int) -> ConnectedItem:
-    item = session.get(ConnectedItem, item_id) if valid_id(item_id) else None
-    if item is None:
-        raise NotFound(f"There is no connected item with id {item_id}.")
-    return item
+    return named_records.get(session, ConnectedItem, item_id, "connected item")
 
 
 def list_all(session: Session) -> list[ConnectedItem]:
-    return list(session.scalars(select(ConnectedItem).order_by(func.lower(ConnectedItem.name))))
+    return named_records.list_all(session, ConnectedItem)
 
 
 def items_for_project(session: Session, project_key: str | None) -> list[ConnectedItem]:
@@ -66,7 +62,8 @@ def serialize(item: ConnectedItem) -> dict[str, Any]:
 
 
 def _validate(session: Session, payload: dict[str, Any], current: ConnectedItem | None) -> dict[str, Any]:
-    """Merge ``payload`` over ``current`` and check the result; returns column values."""
+    """Merge ``payload`` over ``current`` and check the result; returns column values.
+    Every part is checked, so one answer names every problem."""
     errors: dict[str, str] = {}
     base = serialize(current) if current else {"options": dict(DEFAULT_OPTIONS), "projects": None, "query": ""}
     merged = {**base, **{k: v for k, v in payload.items() if k != "options"}}
@@ -76,40 +73,45 @@ def _validate(session: Session, payload: dict[str, Any], current: ConnectedItem 
         options_patch = {}
     options = {**base["options"], **options_patch}
 
-    name = merged.get("name")
-    if not isinstance(name, str) or not name.strip():
-        errors["name"] = "Name is required."
-    else:
-        name = name.strip()
-        if len(name) > 200:
-            errors["name"] = "Name must be 200 characters or fewer."
-        clash = session.scalar(select(ConnectedItem).where(func.lower(ConnectedItem.name) == name.lower()))
-        if clash is not None and clash is not current:
-            errors["name"] = f"A connected item named {clash.name!r} already exists."
-
+    name, problem = named_records.check_name(session, ConnectedItem, merged.get("name"), current, "connected item")
+    if problem:
+        errors["name"] = problem
     datasource_id = merged.get("datasource_id")
     if isinstance(datasource_id, str) and datasource_id.isdigit():
         datasource_id = int(datasource_id)
     if not valid_id(datasource_id) or session.get(Datasource, datasource_id) is None:
         errors["datasource_id"] = "Choose an existing datasource."
-
     editor = merged.get("editor")
     if editor not in EDITORS:
         errors["editor"] = f"Editor must be one of: {', '.join(EDITORS)}."
+    query = _checked_query(session, merged.get("query") or "", current, errors)
+    _check_options(options, errors)
+    projects = _checked_projects(merged.get("projects"), errors)
 
-    query = merged.get("query") or ""
-    template = None
+    if errors:
+        raise ValidationError("The connected item is not valid.", errors)
+    return {
+        "name": name, "datasource_id": datasource_id, "editor": editor, "query": query,
+        "options_path": options["path"], "value_template": options["value"],
+        "label_template": options["label"], "projects": projects,
+    }
+
+
+def _checked_query(session: Session, query: Any, current: ConnectedItem | None, errors: dict[str, str]) -> Any:
     if not isinstance(query, str):
         errors["query"] = "Query must be text."
-    else:
-        query = query.strip()
-        try:
-            template = parse_query(query)
-        except ValidationError as exc:
-            errors.update(exc.fields or {"query": exc.message})
-    if template is not None:
-        errors.update(_check_dependencies(session, template.depends_on_items, current))
+        return query
+    query = query.strip()
+    try:
+        template = parse_query(query)
+    except ValidationError as exc:
+        errors.update(exc.fields or {"query": exc.message})
+        return query
+    errors.update(_check_dependencies(session, template.depends_on_items, current))
+    return query
 
+
+def _check_options(options: dict[str, Any], errors: dict[str, str]) -> None:
     for key in ("path", "value", "label"):
         if not isinstance(options.get(key), str):
             errors[f"options.{key}"] = f"options.{key} must be text."
@@ -119,22 +121,17 @@ def _validate(session: Session, payload: dict[str, Any], current: ConnectedItem 
         except ValidationError as exc:
             errors.update(exc.fields or {"options": exc.message})
 
-    projects = merged.get("projects")
-    if projects is not None:
-        if isinstance(projects, str):
-            projects = [p for p in (s.strip() for s in projects.split(",")) if p]
-        if not isinstance(projects, list) or not all(isinstance(p, str) and p.strip() for p in projects):
-            errors["projects"] = "Projects must be a list of project keys, or null for all projects."
-        else:
-            projects = sorted({p.strip().upper() for p in projects}) or None
 
-    if errors:
-        raise ValidationError("The connected item is not valid.", errors)
-    return {
-        "name": name, "datasource_id": datasource_id, "editor": editor, "query": query,
-        "options_path": options["path"], "value_template": options["value"],
-        "label_template": options["label"], "projects": projects,
-    }
+def _checked_projects(projects: Any, errors: dict[str, str]) -> list[str] | None:
+    """Project keys, upper-cased and sorted; None (every project) when none are given."""
+    if projects is None:
+        return None
+    if isinstance(projects, str):
+        projects = [p for p in (s.strip() for s in projects.split(",")) if p]
+    if not isinstance(projects, list) or not all(isinstance(p, str) and p.strip() for p in projects):
+        errors["projects"] = "Projects must be a list of project keys, or null for all projects."
+        return projects
+    return sorted({p.strip().upper() for p in projects}) or None
 
 
 def _check_dependencies(session: Session, depends_on: frozenset[int], current: ConnectedItem | None) -> dict:

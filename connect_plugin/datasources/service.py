@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import audit
-from ..errors import Conflict, NotFound, ValidationError
-from ..models import ConnectedItem, Datasource, valid_id
+from .. import audit, named_records
+from ..errors import Conflict, ValidationError
+from ..models import ConnectedItem, Datasource
 from ..outbound import OutboundPolicy, check_datasource_url
 from ..secret_box import UNREADABLE, SecretBox
 from ..timestamps import iso_utc
@@ -28,14 +28,11 @@ INVALID = "The datasource settings are not valid."
 
 
 def get(session: Session, datasource_id: int) -> Datasource:
-    datasource = session.get(Datasource, datasource_id) if valid_id(datasource_id) else None
-    if datasource is None:
-        raise NotFound(f"There is no datasource with id {datasource_id}.")
-    return datasource
+    return named_records.get(session, Datasource, datasource_id, "datasource")
 
 
 def list_all(session: Session) -> list[Datasource]:
-    return list(session.scalars(select(Datasource).order_by(func.lower(Datasource.name))))
+    return named_records.list_all(session, Datasource)
 
 
 def serialize(datasource: Datasource, box: SecretBox) -> dict[str, Any]:
@@ -57,14 +54,9 @@ def serialize(datasource: Datasource, box: SecretBox) -> dict[str, Any]:
 
 
 def clean_name(session: Session, raw: Any, current: Datasource | None) -> str:
-    if not isinstance(raw, str) or not raw.strip():
-        raise ValidationError(INVALID, {"name": "Name is required."})
-    name = raw.strip()
-    if len(name) > 200:
-        raise ValidationError(INVALID, {"name": "Name must be 200 characters or fewer."})
-    clash = session.scalar(select(Datasource).where(func.lower(Datasource.name) == name.lower()))
-    if clash is not None and clash is not current:
-        raise ValidationError(INVALID, {"name": f"A datasource named {clash.name!r} already exists."})
+    name, problem = named_records.check_name(session, Datasource, raw, current, "datasource")
+    if problem:
+        raise ValidationError(INVALID, {"name": problem})
     return name
 
 

@@ -90,9 +90,7 @@ def datasource_new_type(type_name: str):
                                     box=state().box, policy=state().policy, actor=actor())
     except ValidationError as exc:
         db.rollback()
-        errors, other = forms.split_errors(exc.fields, forms.datasource_error_map(type_cls, form.auth_mode.data))
-        if not exc.fields:
-            other.append(exc.message)
+        errors, other = _form_errors(exc, type_cls, form)
         return _render_configure(type_cls, form, errors, other, 400, name_error="name" in errors)
     db.commit()
     flash(f"Datasource {datasource.name} created.")
@@ -126,9 +124,7 @@ def datasource_detail(datasource_id: int):
                        box=state().box, policy=state().policy, actor=actor())
     except ValidationError as exc:
         db.rollback()
-        errors, other = forms.split_errors(exc.fields, forms.datasource_error_map(type_cls, form.auth_mode.data))
-        if not exc.fields:
-            other.append(exc.message)
+        errors, other = _form_errors(exc, type_cls, form)
         return _render_detail(service.get(db, datasource_id), form, errors, other, 400)
     db.commit()
     flash(f"Datasource {datasource.name} saved.")
@@ -157,6 +153,14 @@ def datasource_delete(datasource_id: int):
     return confirm_delete(datasource, kind="datasource", delete=service.delete,
                           cancel_url=url_for(".datasource_detail", datasource_id=datasource.id),
                           done_url=url_for(".datasources_list"))
+
+
+def _form_errors(exc: ValidationError, type_cls, form) -> tuple[dict[str, str], list[str]]:
+    """The service's field errors placed on the form's fields; the rest as a list."""
+    errors, other = forms.split_errors(exc.fields, forms.datasource_error_map(type_cls, form.auth_mode.data))
+    if not exc.fields:
+        other.append(exc.message)
+    return errors, other
 
 
 def register(bp: Blueprint) -> None:
