@@ -5,6 +5,7 @@
   issue (checked, then stored through the host adapter);
 * provisioning datasources and items from code (a host's demo or set-up script),
   through the same services and rules as the admin API, each call one transaction;
+* the CSRF rule (``needs_csrf_token``), so host and plugin ask for the token alike;
 * the database helpers a host may share (one SQLAlchemy engine setup and naming
   convention, ``end_read`` before a long wait, ISO times as the API writes them).
 
@@ -20,6 +21,7 @@ from sqlalchemy import select
 from . import named_records
 from .connected_items import field_values
 from .connected_items.catalogue import field_key, item_id_of
+from .csrf_policy import needs_token as needs_csrf_token
 from .connected_items import service as item_service
 from .datasources import service as datasource_service
 from .db import NAMING, Database, end_read
@@ -31,8 +33,8 @@ from .timestamps import iso_utc
 
 __all__ = [
     "NAMING", "Database", "clear_datasource_cache", "connected_fields", "create_datasource", "create_item",
-    "end_read", "field_key", "find_datasource", "is_connected_field", "iso_utc", "item_ids", "run_online",
-    "set_connected_fields", "update_datasource",
+    "end_read", "field_key", "find_datasource", "is_connected_field", "iso_utc", "item_ids", "needs_csrf_token",
+    "run_online", "set_connected_fields", "update_datasource",
 ]
 
 

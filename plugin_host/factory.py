@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from connect_plugin.for_hosts import Database
+from connect_plugin.for_hosts import Database, needs_csrf_token
 
 from . import auth, issues, rest_api
 from .login_throttle import make_throttle
@@ -31,11 +31,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.before_request
     def _csrf_for_session_calls():
-        # Unsafe calls riding on the login cookie need the token. Basic-authenticated
-        # calls carry no cookie to abuse; anonymous calls are refused with 401 by the
-        # route itself (the login form checks its own token).
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not auth.uses_basic_auth() \
-                and auth.load_current_user() is not None:
+        # The plugin's rule (connect_plugin.csrf_policy), with flask-wtf's full check
+        # (its HTTPS referrer check included) for the host's own routes.
+        if needs_csrf_token(request.method, basic_auth=auth.uses_basic_auth(),
+                            logged_in=auth.load_current_user() is not None):
             csrf.protect()
 
     app.config.setdefault("CONNECT_BASE_TEMPLATE", "layout.html")

@@ -14,13 +14,13 @@ from flask import abort, g, jsonify, redirect, render_template, request
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError as WTFValidationError
 
+from ..csrf_policy import needs_token, submitted_token
 from ..errors import ConnectError, Forbidden, Unauthorized, UpstreamBusy
 from ..state import state
 from ..host_adapter import HostUser
 
 log = logging.getLogger("connect_plugin.views")
 
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def current_user() -> HostUser | None:
@@ -90,16 +90,12 @@ def public(view: Callable) -> Callable:
 
 
 def check_csrf() -> None:
-    """Unsafe methods made with the login session need a CSRF token. Calls
-    authenticated with HTTP Basic (scripts, as in Jira's REST API) need none: the
-    host never asks browsers for Basic credentials, so none are sent on their own."""
-    if request.method in SAFE_METHODS or state().host.request_uses_basic_auth() or current_user() is None:
-        return  # anonymous calls get their 401 (or the login redirect) from the route
-    token = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token")
-    if token is None and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        token = request.form.get("csrf_token")
+    """The plugin's routes under the one CSRF rule of :mod:`connect_plugin.csrf_policy`."""
+    if not needs_token(request.method, basic_auth=state().host.request_uses_basic_auth(),
+                       logged_in=current_user() is not None):
+        return
     try:
-        validate_csrf(token)
+        validate_csrf(submitted_token(request.headers, request.form, request.mimetype))
     except (WTFValidationError, CSRFError) as exc:
         raise ConnectError(f"The CSRF token is missing or invalid ({exc}). Reload the page and try again.",
                            status=400) from None
