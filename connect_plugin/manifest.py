@@ -88,6 +88,29 @@ def _folder(data: dict, field: str, path: Path) -> Path:
 def load_manifest(path: str | Path) -> Manifest:
     """Parse and check a manifest file, without importing anything."""
     path = Path(path).resolve()
+    data = _read_mapping(path)
+    key = _matching(data, "key", path, _KEY_RE, "be lower-case letters, digits, '-' or '_'")
+    migrations = _require(data, "migrations", path, dict)
+    version_table = migrations.get("version_table", f"{key.replace('-', '_')}_alembic_version")
+    if not isinstance(version_table, str) or not _TABLE_RE.match(version_table):
+        raise ManifestError(f"{path}: field 'migrations.version_table' must be a table name, not {version_table!r}.")
+    return Manifest(
+        path=path,
+        key=key,
+        name=_require(data, "name", path),
+        version=_version(data, path),
+        entry_point=_matching(data, "entry_point", path, _ENTRY_RE, "look like 'package.module:Name'"),
+        url_prefix=_matching(data, "url_prefix", path, _PREFIX_RE, f"be a path such as '/plugins/{key}'"),
+        templates=_folder(data, "templates", path),
+        static=_folder(data, "static", path),
+        migrations=_folder(migrations, "path", path),
+        version_table=version_table,
+        admin_pages=_admin_pages(data, path),
+        description=str(data.get("description", "")),
+    )
+
+
+def _read_mapping(path: Path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -100,28 +123,26 @@ def load_manifest(path: str | Path) -> Manifest:
         raise ManifestError(f"{path}: the manifest is not valid YAML{where}.") from None
     if not isinstance(data, dict):
         raise ManifestError(f"{path}: the manifest must be a mapping of fields.")
+    return data
 
-    key = _require(data, "key", path)
-    if not _KEY_RE.match(key):
-        raise ManifestError(f"{path}: field 'key' must be lower-case letters, digits, '-' or '_', not {key!r}.")
+
+def _matching(data: dict, field: str, path: Path, pattern: re.Pattern, shape: str) -> str:
+    value = _require(data, field, path)
+    if not pattern.match(value):
+        raise ManifestError(f"{path}: field {field!r} must {shape}, not {value!r}.")
+    return value
+
+
+def _version(data: dict, path: Path) -> str:
     version = data.get("version")
     if isinstance(version, (int, float)):
-        version = str(version)
+        version = str(version)  # YAML reads 1.0 as a number
     if not isinstance(version, str) or not version.strip():
         raise ManifestError(f"{path}: required field 'version' is missing or not a string.")
-    entry_point = _require(data, "entry_point", path)
-    if not _ENTRY_RE.match(entry_point):
-        raise ManifestError(f"{path}: field 'entry_point' must look like 'package.module:Name', not {entry_point!r}.")
-    url_prefix = _require(data, "url_prefix", path)
-    if not _PREFIX_RE.match(url_prefix):
-        raise ManifestError(f"{path}: field 'url_prefix' must be a path such as '/plugins/{key}', not {url_prefix!r}.")
+    return version.strip()
 
-    migrations = _require(data, "migrations", path, dict)
-    migrations_path = _folder(migrations, "path", path)
-    version_table = migrations.get("version_table", f"{key.replace('-', '_')}_alembic_version")
-    if not isinstance(version_table, str) or not _TABLE_RE.match(version_table):
-        raise ManifestError(f"{path}: field 'migrations.version_table' must be a table name, not {version_table!r}.")
 
+def _admin_pages(data: dict, path: Path) -> tuple[AdminPage, ...]:
     pages_raw = data.get("admin_pages", [])
     if not isinstance(pages_raw, list):
         raise ManifestError(f"{path}: field 'admin_pages' must be a list.")
@@ -136,21 +157,7 @@ def load_manifest(path: str | Path) -> Manifest:
             ))
         except ManifestError as exc:
             raise ManifestError(str(exc).replace("field '", f"field 'admin_pages[{index}].", 1)) from None
-
-    return Manifest(
-        path=path,
-        key=key,
-        name=_require(data, "name", path),
-        version=version.strip(),
-        entry_point=entry_point,
-        url_prefix=url_prefix,
-        templates=_folder(data, "templates", path),
-        static=_folder(data, "static", path),
-        migrations=migrations_path,
-        version_table=version_table,
-        admin_pages=tuple(pages),
-        description=str(data.get("description", "")),
-    )
+    return tuple(pages)
 
 
 def default_manifest_path() -> Path:
