@@ -14,9 +14,7 @@ from ..db import end_read
 from ..errors import NotFound
 from ..models import ConnectedItem, Datasource, DatasourceSecret, ItemFieldMixin, valid_id
 
-# The options endpoint reads what a request needs of the item and its datasource in
-# one Core query (no ORM objects: on a cache hit this query is most of the plugin's
-# own cost). The datasource's secrets are read only when a miss calls the connector.
+# The datasource's secrets are read only when a miss calls the connector.
 _ITEMS = ConnectedItem.__table__
 _DATASOURCES = Datasource.__table__
 _ITEM_ROW = (

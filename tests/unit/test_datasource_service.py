@@ -1,0 +1,121 @@
+"""connect_plugin.datasources.service and .secrets, called directly."""
+
+from __future__ import annotations
+
+import pytest
+
+from connect_plugin import audit
+from connect_plugin.datasources import service
+from connect_plugin.datasources.secrets import decrypt_secrets, rotate_secrets, secret_status
+from connect_plugin.errors import Conflict, NotFound, ValidationError
+from connect_plugin.models import ConnectedItem, DatasourceSecret
+
+BASE = {"name": "Assets", "type": "rest", "config": {"base_url": "https://assets.example.com/api"}}
+TOKEN = "Unit-token-7fa2c9"
+
+
+def create(state, session, **overrides):
+    payload = {**BASE, **overrides}
+    datasource = service.create(session, payload, box=state.box, policy=state.policy, actor="unit")
+    session.commit()
+    return datasource
+
+
+def test_create_fills_defaults_and_stores_the_secret_encrypted(plugin):
+    state, session, _host = plugin
+    ds = create(state, session, auth={"mode": "bearer", "token": TOKEN})
+    assert ds.config == {"base_url": "https://assets.example.com/api", "cache_ttl_seconds": 300,
+                         "timeout_seconds": 60, "max_concurrent_calls": 8}
+    (stored,) = session.query(DatasourceSecret).all()
+    assert stored.field == "token" and TOKEN not in stored.ciphertext
+    assert decrypt_secrets(ds, state.box) == {"token": TOKEN}
+    assert secret_status(ds, state.box) == ({"token_set": True}, True)
+    assert service.serialize(ds, state.box)["auth"] == {"mode": "bearer", "token_set": True}
+
+
+def test_create_reports_every_bad_part_at_once(plugin):
+    state, session, _host = plugin
+    with pytest.raises(ValidationError) as raised:
+        service.create(session, {"name": " ", "type": "rest", "config": {"base_url": "http://x.example"},
+                                 "auth": {"mode": "bearer"}}, box=state.box, policy=state.policy, actor="unit")
+    assert set(raised.value.fields) == {"name", "config.base_url", "auth.token"}
+    assert service.list_all(session) == []
+
+
+def test_names_are_unique_whatever_their_case(plugin):
+    state, session, _host = plugin
+    create(state, session)
+    with pytest.raises(ValidationError) as raised:
+        create(state, session, name="ASSETS")
+    assert raised.value.fields == {"name": "A datasource named 'Assets' already exists."}
+
+
+def test_update_keeps_a_secret_left_out_and_bumps_the_version_only_on_change(plugin):
+    state, session, _host = plugin
+    ds = create(state, session, auth={"mode": "bearer", "token": TOKEN})
+    same = service.update(session, ds, {"config": {"timeout_seconds": 60}}, box=state.box, policy=state.policy,
+                          actor="unit")
+    assert same.version == 1
+    service.update(session, ds, {"config": {"timeout_seconds": 5}, "auth": {"mode": "bearer"}}, box=state.box,
+                   policy=state.policy, actor="unit")
+    session.commit()
+    assert ds.version == 2 and ds.config["timeout_seconds"] == 5
+    assert decrypt_secrets(ds, state.box) == {"token": TOKEN}
+    entry = audit.recent(session)[0]
+    assert (entry.actor, entry.action, entry.object_name) == ("unit", "updated", "Assets")
+    assert entry.fields == ["config.timeout_seconds"]  # names of changed parts, never values
+
+
+def test_changing_the_mode_drops_the_old_mode_secrets(plugin):
+    state, session, _host = plugin
+    ds = create(state, session, auth={"mode": "bearer", "token": TOKEN})
+    service.update(session, ds, {"auth": {"mode": "basic", "username": "u", "password": "Unit-pass-93"}},
+                   box=state.box, policy=state.policy, actor="unit")
+    session.commit()
+    assert decrypt_secrets(ds, state.box) == {"password": "Unit-pass-93"}
+
+
+def test_the_type_of_a_datasource_cannot_change(plugin):
+    state, session, _host = plugin
+    ds = create(state, session)
+    with pytest.raises(ValidationError) as raised:
+        service.update(session, ds, {"type": "sql"}, box=state.box, policy=state.policy, actor="unit")
+    assert raised.value.fields == {"type": "The type of a datasource cannot change; create a new datasource "
+                                           "instead."}
+
+
+def test_get_names_what_is_missing(plugin):
+    _state, session, _host = plugin
+    with pytest.raises(NotFound) as raised:
+        service.get(session, 4711)
+    assert raised.value.message == "There is no datasource with id 4711."
+
+
+def test_delete_refuses_while_items_use_it(plugin):
+    state, session, _host = plugin
+    ds = create(state, session)
+    session.add(ConnectedItem(name="Asset", datasource_id=ds.id, editor="select", query="/a",
+                              options_path="$[*]", value_template="${row.id}", label_template="${row.name}"))
+    session.commit()
+    with pytest.raises(Conflict) as raised:
+        service.delete(session, ds, actor="unit")
+    assert raised.value.message.startswith("Assets is used by connected items: Asset.")
+
+
+def test_clear_cache_moves_the_generation_of_one_or_all(plugin):
+    state, session, _host = plugin
+    one = create(state, session)
+    two = create(state, session, name="Other")
+    assert service.clear_cache(session, one) == 1
+    assert (one.cache_generation, two.cache_generation) == (1, 0)
+    assert service.clear_cache(session, None) == 2
+    assert (one.cache_generation, two.cache_generation) == (2, 1)
+
+
+def test_rotate_reencrypts_every_secret_with_the_first_key(plugin):
+    state, session, _host = plugin
+    ds = create(state, session, auth={"mode": "bearer", "token": TOKEN})
+    before = ds.secrets[0].ciphertext
+    assert rotate_secrets(session, state.box) == (1, [])
+    assert ds.secrets[0].ciphertext != before
+    assert decrypt_secrets(ds, state.box) == {"token": TOKEN}
