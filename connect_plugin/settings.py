@@ -22,25 +22,21 @@ DEFAULT_MAX_REDIRECTS = 5
 class Setting:
     name: str
     default: Any
-    meaning: str
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("CONNECT_SECRET_KEYS", None, "comma-separated Fernet keys: the first encrypts, all decrypt"),
-    Setting("CONNECT_DATABASE_URL", None, "the plugin's own database, when it is not the host's DATABASE_URL"),
-    Setting("CONNECT_CA_BUNDLE", None, "extra CA certificates (PEM) that outbound calls trust"),
-    Setting("CONNECT_ALLOWED_HOSTS", "", "host names, IPs or CIDRs that datasources may reach although not public"),
-    Setting("CONNECT_MAX_RESPONSE_BYTES", DEFAULT_MAX_RESPONSE_BYTES, "larger upstream answers are refused"),
-    Setting("CONNECT_MAX_REDIRECTS", DEFAULT_MAX_REDIRECTS, "redirect hops an outbound call follows at most"),
-    Setting("CONNECT_BUSY_WAIT_SECONDS", 2.0, "how long a call waits for a free slot of its datasource"),
-    Setting("CONNECT_CACHE_THRESHOLD", 500, "answers the in-process SimpleCache keeps at most"),
-    Setting("CONNECT_MEMO_ENTRIES", 256, "mapped answers each process keeps ready to filter"),
-    Setting("CONNECT_BASE_TEMPLATE", "connect/standalone.html", "the layout the plugin's pages extend"),
-    Setting("CONNECT_METRICS_TOKEN", None, "a bearer token that may read /plugins/connect/metrics besides admins"),
+    Setting("CONNECT_SECRET_KEYS", None),  # comma-separated Fernet keys: the first encrypts, all decrypt
+    Setting("CONNECT_DATABASE_URL", None),  # the plugin's own database, when it is not the host's DATABASE_URL
+    Setting("CONNECT_CA_BUNDLE", None),  # extra CA certificates (PEM) that outbound calls trust
+    Setting("CONNECT_ALLOWED_HOSTS", ""),  # host names, IPs or CIDRs that datasources may reach although not public
+    Setting("CONNECT_MAX_RESPONSE_BYTES", DEFAULT_MAX_RESPONSE_BYTES),  # larger upstream answers are refused
+    Setting("CONNECT_MAX_REDIRECTS", DEFAULT_MAX_REDIRECTS),  # redirect hops an outbound call follows at most
+    Setting("CONNECT_BUSY_WAIT_SECONDS", 2.0),  # how long a call waits for a free slot of its datasource
+    Setting("CONNECT_CACHE_THRESHOLD", 500),  # answers the in-process SimpleCache keeps at most
+    Setting("CONNECT_MEMO_ENTRIES", 256),  # mapped answers each process keeps ready to filter
+    Setting("CONNECT_BASE_TEMPLATE", "connect/standalone.html"),  # the layout the plugin's pages extend
+    Setting("CONNECT_METRICS_TOKEN", None),  # a bearer token that may read /plugins/connect/metrics besides admins
 )
-
-NAMES = frozenset(setting.name for setting in SETTINGS)
-
 
 def init_settings(config: dict[str, Any], environ: Mapping[str, str] = os.environ) -> None:
     """Fill every setting into ``config``: an empty value counts as unset, so an

@@ -63,14 +63,11 @@ __all__ = [
 
 _BARE_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?")
 _BAD_ESCAPE_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-PATH = "path"
-QUERY = "query"
 
 
 @dataclass(frozen=True)
 class _Var:
     name: str  # canonical, e.g. "issue.summary"
-    position: str  # PATH or QUERY
 
 
 _Piece = Union[str, _Var]
@@ -108,13 +105,13 @@ def _unknown(shown: str) -> ValidationError:
 
 def _tokenize(text: str) -> tuple[list[_Piece], list[tuple[int, int]]]:
     """Literal text (with ``$$`` read as ``$``) and variable names, in order, and the
-    spans of the variables in ``text``. Variables come back with an empty position."""
+    spans of the variables in ``text``."""
     spans: list[tuple[int, int]] = []
 
     def read(source: str, j: int) -> tuple[_Var, int]:
         name, end = _read_variable(source, j)
         spans.append((j, end))
-        return _Var(name, ""), end
+        return _Var(name), end
 
     return scan(text, read), spans
 
@@ -207,10 +204,7 @@ def parse_query(text: str) -> QueryTemplate:
     _check_literal(text, spans)
 
     path_part, *rest = _split_pieces(pieces, "?", maxsplit=1)
-    path_segments = tuple(
-        tuple(_Var(p.name, PATH) if isinstance(p, _Var) else p for p in segment)
-        for segment in _split_pieces(path_part, "/")
-    ) if path_part else ()
+    path_segments = tuple(tuple(segment) for segment in _split_pieces(path_part, "/")) if path_part else ()
 
     query: tuple[_Piece, ...] | None = None
     if rest:
@@ -225,7 +219,7 @@ def parse_query(text: str) -> QueryTemplate:
                         f"The variable ${piece.name} is in {where}; variables may only be in a path "
                         "segment or a parameter value (name=$variable)."
                     )
-        query = ("?",) + tuple(_Var(p.name, QUERY) if isinstance(p, _Var) else p for p in query_pieces)
+        query = ("?",) + tuple(query_pieces)
 
     variables = frozenset(p.name for p in pieces if isinstance(p, _Var))
     return QueryTemplate(text=text, path=path_segments, query=query, variables=variables)
