@@ -69,8 +69,8 @@ def run(stack: Stack, world, quick: bool) -> dict:
     items, datasources = world.items, world.datasources
     out: dict = {}
 
-    hit_url = f"/plugins/connect/api/items/{items['main']}/options?limit=50"
-    issue_url = hit_url + "&issue=DEMO-1"
+    hit_url = f"/plugins/connect/api/items/{items['main']}/options?project=DEMO&limit=50"
+    issue_url = f"/plugins/connect/api/items/{items['main']}/options?issue=DEMO-1&limit=50"
     for url in (hit_url, issue_url, "/bench/bare"):
         for _ in range(200):
             response = client.get(url)
@@ -87,7 +87,7 @@ def run(stack: Stack, world, quick: bool) -> dict:
     out["hit_issue"] = _profile(lambda: [client.get(issue_url) for _ in range(count // 2)])
 
     # The first load of the 50,000-row answer.
-    big_url = f"/plugins/connect/api/items/{items['rows50000']}/options?limit=50"
+    big_url = f"/plugins/connect/api/items/{items['rows50000']}/options?project=DEMO&limit=50"
     clear_url = f"/plugins/connect/api/datasources/{datasources['big']}/cache/clear"
 
     def cold_loads(times: int) -> None:

@@ -173,7 +173,7 @@ def _details(results: dict, plan: dict) -> list[str]:
             "",
             f"One keep-alive connection, {lat['options']['n']} requests per endpoint after "
             f"{plan.get('latency_warmup')} warm-up rounds, the three endpoints rotated request by request. "
-            "`options` is `/plugins/connect/api/items/<id>/options?limit=50` for an item whose answer has 500 "
+            "`options` is `/plugins/connect/api/items/<id>/options?project=DEMO&limit=50` for an item whose answer has 500 "
             "rows, `bare` is `/bench/bare` (same login check, the same first page as a constant).",
             "",
             _table(["endpoint", "median ms", "p90 ms"],
@@ -186,7 +186,8 @@ def _details(results: dict, plan: dict) -> list[str]:
             "**1b.** With `issue`, the options endpoint also asks the host for the issue and whether the "
             "user may edit it (`HostAdapter.get_issue` and `can_edit_issue`): in the reference host these are "
             "four more ORM queries (the issue twice, the user again by name, the membership), which the bare "
-            "endpoint does not make. The profile below (`options?issue=`) shows them; see proposal P1b.",
+            "endpoint does not make. The profile below (`options?issue=`) shows them; see proposal P1b. "
+            "Without `issue`, `project=` costs the project and the membership (`can_create_issue`).",
             "",
         ]
     thr = results.get("throughput")
@@ -250,7 +251,7 @@ def _details(results: dict, plan: dict) -> list[str]:
             "## 4. A 50,000-row answer",
             "",
             f"Payload {big['bytes']:,} bytes. Direct: `requests.Session().get(url).content` + msgspec's decoder (the plugin's parser), in "
-            f"the bench process, keep-alive. First load: a cache clear, then `options?limit=50` through the app. "
+            f"the bench process, keep-alive. First load: a cache clear, then `options?project=DEMO&limit=50` through the app. "
             f"{big['trials']} interleaved trials each after one untimed round. The ratio uses the fastest trial of "
             "each side (noise on a shared machine only ever adds time, so the minimum is the steadiest estimate "
             f"of each side's own cost; the ratio of medians was {_f(big['median_ratio'])}).",
@@ -289,7 +290,7 @@ def _details(results: dict, plan: dict) -> list[str]:
         out += [
             "## 5. Time to the first page",
             "",
-            f"Cache clear, then `options?limit=50`; {cur['trials']} interleaved trial(s) per size, the fastest "
+            f"Cache clear, then `options?project=DEMO&limit=50`; {cur['trials']} interleaved trial(s) per size, the fastest "
             "of each side.",
             "",
             _table(["rows", "first page ms", "us per row", "direct fetch + parse ms", "first / direct"],
@@ -350,7 +351,7 @@ def _details(results: dict, plan: dict) -> list[str]:
         if not prof.get("hit"):
             out += ["pyinstrument is not installed here, so the call trees are missing (it belongs in the dev "
                     "extras).", ""]
-        for key, title in (("hit", "cache hit, `options?limit=50`"), ("hit_issue", "cache hit with `issue=DEMO-1`"),
+        for key, title in (("hit", "cache hit, `options?project=DEMO&limit=50`"), ("hit_issue", "cache hit with `issue=DEMO-1`"),
                            ("cold", "first load of 50,000 rows (cache clear + options)")):
             if prof.get(key):
                 out += [f"pyinstrument, {title}:", "", "```", prof[key], "```", ""]

@@ -73,6 +73,9 @@ class World:
         return loadgen.build_request(path, HOST, self.port, {"Cookie": self.cookie})
 
     def options(self, item: str, **params) -> bytes:
+        """On a create screen of alice's project DEMO unless ``issue`` is given."""
+        if "issue" not in params:
+            params = {"project": "DEMO", **params}
         return self.request(f"/plugins/connect/api/items/{self.items[item]}/options?{urlencode(params)}")
 
     def bare(self) -> bytes:

@@ -17,7 +17,7 @@ from .caching.call_limiter import CallLimiter
 from .caching.response_cache import ResponseCache
 from .cli import register_commands
 from .db import Database
-from .host_adapter import HostAdapter
+from .host_adapter import HostAdapter, missing_methods
 from .manifest import Manifest, default_manifest_path, load_manifest
 from .metrics import ConnectMetrics
 from .outbound import OutboundClient, OutboundPolicy, install_log_redaction
@@ -33,6 +33,10 @@ class ConnectPlugin:
             self.init_app(app, **kwargs)
 
     def init_app(self, app: Flask, *, host: HostAdapter, manifest: Manifest | str | Path | None = None) -> None:
+        missing = missing_methods(host)
+        if missing:
+            raise TypeError(f"The host adapter {type(host).__name__} lacks {', '.join(missing)} "
+                            "(see connect_plugin.host_adapter.HostAdapter).")
         if not isinstance(manifest, Manifest):
             manifest = load_manifest(manifest or default_manifest_path())
         init_settings(app.config)

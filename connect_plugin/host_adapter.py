@@ -51,6 +51,10 @@ class HostAdapter(Protocol):
     def can_edit_issue(self, user: HostUser, issue_key: str) -> bool:
         """Whether ``user`` may change the fields of the issue."""
 
+    def can_create_issue(self, user: HostUser, project_key: str) -> bool:
+        """Whether ``user`` may create issues in the project (False when there is no
+        such project): the right to read options on a create screen."""
+
     def get_issue(self, issue_key: str) -> HostIssue | None:
         """The issue with its field values, or None when it does not exist."""
 
@@ -63,3 +67,11 @@ class HostAdapter(Protocol):
     def request_uses_basic_auth(self) -> bool:
         """True when the current request authenticated with HTTP Basic credentials,
         which carry no CSRF token (as with Jira's REST API)."""
+
+
+def missing_methods(host: object) -> list[str]:
+    """The ``HostAdapter`` methods ``host`` lacks, so ``init_app`` refuses an
+    incomplete adapter at start-up rather than failing the first request that needs
+    one (``can_create_issue`` came later than the others)."""
+    wanted = [name for name, value in vars(HostAdapter).items() if callable(value) and not name.startswith("_")]
+    return [name for name in wanted if not callable(getattr(host, name, None))]

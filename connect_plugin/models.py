@@ -74,6 +74,12 @@ class ItemFieldMixin:
 
     id: int
     editor: str
+    projects: list[str] | None
+
+    def offered_in(self, project_key: str | None) -> bool:
+        """Whether issues of ``project_key`` show this field: ``projects`` None means
+        every project."""
+        return self.projects is None or project_key in self.projects
 
     @property
     def field_key(self) -> str:

@@ -13,7 +13,7 @@ from connect_plugin.host_adapter import HostIssue, HostUser
 from .auth import find_user, load_current_user, uses_basic_auth
 from .db import session as db_session
 from .models import Issue, User
-from .permissions import can_edit, issue_by_key
+from .permissions import can_create_in, can_edit, issue_by_key, project_by_key
 
 
 def to_host_user(user: User) -> HostUser:
@@ -41,6 +41,15 @@ def _issue(issue_key: str) -> Issue | None:
     return found[key]
 
 
+def _host_user(user: HostUser | None) -> User | None:
+    """The host's user behind ``user``: usually the user of the request, whom the
+    host already loaded."""
+    if user is None:
+        return None
+    current = load_current_user()
+    return current if current is not None and current.username == user.account_id else find_user(user.account_id)
+
+
 class ReferenceHostAdapter:
     """Each lookup hands its database connection back when it has nothing to write
     (``end_read``), so a request that then waits for an upstream API holds no
@@ -56,11 +65,12 @@ class ReferenceHostAdapter:
 
     def can_edit_issue(self, user: HostUser, issue_key: str) -> bool:
         issue = _issue(issue_key)
-        current = load_current_user()
-        # Usually asked for the user of the request, whom the host already loaded.
-        host_user = current if current is not None and user is not None and current.username == user.account_id \
-            else (find_user(user.account_id) if user else None)
-        allowed = issue is not None and can_edit(host_user, issue)
+        allowed = issue is not None and can_edit(_host_user(user), issue)
+        end_read(db_session())
+        return allowed
+
+    def can_create_issue(self, user: HostUser, project_key: str) -> bool:
+        allowed = can_create_in(_host_user(user), project_by_key(project_key))
         end_read(db_session())
         return allowed
 

@@ -15,15 +15,28 @@ def visible_projects(user: User) -> list[Project]:
     return list(db_session().scalars(query))
 
 
-def can_edit(user: User | None, issue: Issue) -> bool:
+def is_member(user: User | None, project_id: int) -> bool:
+    """Members create and edit the issues of their projects; admins those of all."""
     if user is None:
         return False
     if user.is_admin:
         return True
     return db_session().execute(
-        select(project_members).where(project_members.c.project_id == issue.project_id,
+        select(project_members).where(project_members.c.project_id == project_id,
                                       project_members.c.user_id == user.id)
     ).first() is not None
+
+
+def can_edit(user: User | None, issue: Issue) -> bool:
+    return is_member(user, issue.project_id)
+
+
+def can_create_in(user: User | None, project: Project | None) -> bool:
+    return project is not None and is_member(user, project.id)
+
+
+def project_by_key(key: str) -> Project | None:
+    return db_session().scalar(select(Project).where(Project.key == key))
 
 
 def issue_by_key(key: str) -> Issue | None:

@@ -14,8 +14,8 @@ from .auth import load_current_user
 from .db import session as db_session
 from .jql import JqlError, parse
 from .jql.translate import search_statement
-from .models import Issue, Project
-from .permissions import can_edit, issue_by_key
+from .models import Issue
+from .permissions import can_create_in, can_edit, issue_by_key, project_by_key
 from .issue_service import create_issue, create_project, apply_fields
 
 bp = Blueprint("rest", __name__, url_prefix="/rest/api/2")
@@ -92,11 +92,11 @@ def post_issue():
         raise ValidationError("The request needs a fields object.", {"fields": "fields must be an object."})
     project_ref = fields.get("project") or {}
     key = project_ref.get("key") if isinstance(project_ref, dict) else None
-    project = db_session().scalar(select(Project).where(Project.key == key)) if isinstance(key, str) else None
+    project = project_by_key(key) if isinstance(key, str) else None
     if project is None:
         raise ValidationError("Some fields are not valid.", {"project": f"There is no project {key!r}."})
     user = load_current_user()
-    if not user.is_admin and user not in project.members:
+    if not can_create_in(user, project):
         return error(f"You are not a member of project {project.key}.", 403)
     issue = create_issue(project, user, fields)
     db_session().commit()

@@ -223,6 +223,7 @@ class FakeHost:
                       "alice": HostUser("alice", "Alice", "alice@example.com")}
         self.issues = {"DEMO-1": HostIssue("DEMO-1", "DEMO", {"summary": "Laptop C02XK1 does not charge"})}
         self.editors = {"DEMO-1": {"admin", "alice"}}
+        self.creators = {"DEMO": {"admin", "alice"}}  # who may create issues in each project
         self.user = self.users["admin"]
         self.stored: list[tuple[str, int, object]] = []
 
@@ -234,6 +235,9 @@ class FakeHost:
 
     def can_edit_issue(self, user, issue_key: str) -> bool:
         return user.account_id in self.editors.get(issue_key, set())
+
+    def can_create_issue(self, user, project_key: str) -> bool:
+        return user.account_id in self.creators.get(project_key, set())
 
     def get_issue(self, issue_key: str):
         return self.issues.get(issue_key)

@@ -115,6 +115,9 @@ def test_a_bare_flask_app_can_host_the_plugin(tmp_path):
         def can_edit_issue(self, user, key):
             return True
 
+        def can_create_issue(self, user, project_key):
+            return True
+
         def get_issue(self, key):
             return HostIssue(key=key, project="X", fields={"summary": "s"})
 

@@ -21,6 +21,9 @@ ASSETS = [
 
 
 def options(client, item_id, headers=ALICE, **params):
+    """The item's options for ``issue=`` when given, else on a create screen of DEMO."""
+    if "issue" not in params and "project" not in params:
+        params = {"project": "DEMO", **params}
     query = "&".join(f"{k}={v}" for k, v in params.items())
     return client.get(f"/plugins/connect/api/items/{item_id}/options?{query}", headers=headers)
 

@@ -58,7 +58,7 @@ def resolve(state: "ConnectState", session: Session, *, issue: HostIssue, user: 
         if item_id is None:
             continue
         item = session.get(ConnectedItem, item_id) if valid_id(item_id) else None
-        if item is None or (item.projects is not None and issue.project not in item.projects):
+        if item is None or not item.offered_in(issue.project):
             errors[name] = f"{name} is not a field of {issue.project} issues."
             continue
         try:

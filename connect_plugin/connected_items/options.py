@@ -56,10 +56,12 @@ class OptionsPage:
 
 
 def evaluate_item(session: Session, item: ConnectedItem, *, issue: HostIssue | None, user: HostUser,
-                  deps: Mapping[str, Value], user_input: str | None) -> Evaluated:
-    """Fill the item's query. Raises MissingDependency naming the item to fill first."""
+                  deps: Mapping[str, Value], user_input: str | None, project: str | None = None) -> Evaluated:
+    """Fill the item's query (``project``: a create screen's, when there is no
+    ``issue``). Raises MissingDependency naming the item to fill first."""
     template = parse_query(item.query)
-    values = build_values(template.variables, issue=issue, user=user, deps=deps, user_input=user_input)
+    values = build_values(template.variables, issue=issue, user=user, deps=deps, user_input=user_input,
+                          project=project)
     try:
         relative = evaluate(template, values)
     except MissingDependency as exc:
@@ -114,8 +116,9 @@ def select_page(answer: CachedAnswer, *, query_text: str | None, filter_by_label
 
 def options_for(state: "ConnectState", session: Session, item: ConnectedItem, *, issue: HostIssue | None,
                 user: HostUser, deps: Mapping[str, Value], query_text: str | None, limit: int = DEFAULT_LIMIT,
-                offset: int = 0) -> OptionsPage:
-    evaluated = evaluate_item(session, item, issue=issue, user=user, deps=deps, user_input=query_text)
+                offset: int = 0, project: str | None = None) -> OptionsPage:
+    evaluated = evaluate_item(session, item, issue=issue, user=user, deps=deps, user_input=query_text,
+                              project=project)
     end_read(session)
     answer, cached = cached_options(state, evaluated)
     return select_page(answer, query_text=query_text, filter_by_label=not evaluated.uses_user_input,

@@ -11,8 +11,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..db import end_read
-from ..errors import NotFound
 from ..models import ConnectedItem, Datasource, DatasourceSecret, ItemFieldMixin, valid_id
+from .access import unknown_item
 
 # The datasource's secrets are read only when a miss calls the connector.
 _ITEMS = ConnectedItem.__table__
@@ -75,7 +75,7 @@ def load_item(session: Session, item_id: int) -> ItemRow:
     NotFound), as plain values rather than ORM objects."""
     row = session.execute(_ITEM_ROW, {"item_id": item_id}).first() if valid_id(item_id) else None
     if row is None:
-        raise NotFound(f"There is no connected item with id {item_id}.")
+        raise unknown_item(item_id)
     datasource = DatasourceRow(id=row.datasource_id, name=row.ds_name, type=row.ds_type, config=row.ds_config or {},
                                auth_mode=row.ds_auth_mode, auth_config=row.ds_auth_config or {},
                                version=row.ds_version, cache_generation=row.ds_cache_generation, _session=session)

@@ -36,7 +36,7 @@ def list_all(session: Session) -> list[ConnectedItem]:
 
 
 def items_for_project(session: Session, project_key: str | None) -> list[ConnectedItem]:
-    return [item for item in list_all(session) if item.projects is None or project_key in item.projects]
+    return [item for item in list_all(session) if item.offered_in(project_key)]
 
 
 def dependencies(item: ConnectedItem) -> frozenset[int]:

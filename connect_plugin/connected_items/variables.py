@@ -2,6 +2,10 @@
 
 Values being edited but not yet saved (``deps.<field>``) win over the issue's stored
 ones, so a field refreshes as soon as the field it depends on changes on screen.
+The issue's identity (``key``, ``project``, ``reporter``) is not being edited and is
+what the right to ask was checked against, so it never comes from ``deps.``: it is
+the issue's own, or on a create screen (no issue) the project given, no key yet, and
+the user as reporter (who creates an issue reports it).
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ from ..host_adapter import HostIssue, HostUser
 from .catalogue import item_id_of
 
 Value = str | list[str] | None
+
+# ``$issue.<field>`` names that ``deps.`` can never set.
+IDENTITY_FIELDS = frozenset({"key", "project", "reporter"})
 
 
 def snapshot_values(snapshot: Any) -> Value:
@@ -36,9 +43,20 @@ def _dep(deps: Mapping[str, Value], name: str) -> tuple[bool, Value]:
     return False, None
 
 
+def _identity(field: str, issue: HostIssue | None, project: str | None, user: HostUser) -> Value:
+    if issue is not None:
+        value = {"key": issue.key, "project": issue.project}.get(field, issue.fields.get(field))
+    elif project is not None:  # a create screen: the issue does not exist yet
+        value = {"key": None, "project": project, "reporter": user.account_id}[field]
+    else:  # the admin's tester without an issue
+        value = None
+    return None if value in (None, "") else str(value)
+
+
 def build_values(variables: frozenset[str], *, issue: HostIssue | None, user: HostUser,
-                 deps: Mapping[str, Value], user_input: str | None) -> dict[str, Value]:
-    """Map each canonical variable name (``issue.summary``, ``userInput``, ...) to its value."""
+                 deps: Mapping[str, Value], user_input: str | None, project: str | None = None) -> dict[str, Value]:
+    """Map each canonical variable name (``issue.summary``, ``userInput``, ...) to its
+    value. ``project`` is the create screen's project when there is no ``issue``."""
     values: dict[str, Value] = {}
     fields = issue.fields if issue else {}
     for name in variables:
@@ -52,13 +70,12 @@ def build_values(variables: frozenset[str], *, issue: HostIssue | None, user: Ho
             }.get(attr, "")
         elif name.startswith("issue."):
             field = name.split(".", 1)[1]
+            if field in IDENTITY_FIELDS:
+                values[name] = _identity(field, issue, project, user)
+                continue
             given, value = _dep(deps, field)
             if not given:
-                if field == "key":
-                    value = issue.key if issue else None
-                elif field == "project":
-                    value = issue.project if issue else None
-                elif item_id_of(field) is not None:
+                if item_id_of(field) is not None:
                     value = snapshot_values(fields.get(field))
                 else:
                     raw = fields.get(field)

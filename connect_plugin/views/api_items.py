@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from ..connected_items import access
 from ..connected_items import options as options_service
 from ..connected_items import read_model
 from ..connected_items import tester as item_tester
 from ..connected_items import service as service
-from ..errors import Forbidden, MissingDependency, NotFound, ValidationError
+from ..errors import MissingDependency, ValidationError
 from ..state import session, state
-from ..host_adapter import HostIssue
 from .guards import actor, api_admin, api_user, current_user
 from .payloads import json_body
 
@@ -71,29 +71,19 @@ def read_deps() -> dict:
     return deps
 
 
-def issue_for_user(key: str | None) -> HostIssue | None:
-    """The issue named in the request, when the user may edit it."""
-    if not key:
-        return None
-    host = state().host
-    issue = host.get_issue(key)
-    if issue is None:
-        raise NotFound(f"There is no issue {key}.")
-    if not host.can_edit_issue(current_user(), issue.key):
-        raise Forbidden(f"You may not edit {issue.key}.")
-    return issue
-
-
 @api_user
 def item_options(item_id: int):
+    """The right first (issue= or project=), then the item (connected_items/access.py)."""
     db = session()
+    scope = access.options_scope(state().host, current_user(), issue_key=request.args.get("issue"),
+                                 project_key=request.args.get("project"))
     item = read_model.load_item(db, item_id)
-    issue = issue_for_user(request.args.get("issue"))
+    access.require_offered(item, scope)
     limit = _int_arg("limit", options_service.DEFAULT_LIMIT, 1, options_service.MAX_LIMIT)
     offset = _int_arg("offset", 0, 0, 10**9)
     try:
         page = options_service.options_for(
-            state(), db, item, issue=issue, user=current_user(), deps=read_deps(),
+            state(), db, item, issue=scope.issue, project=scope.project, user=current_user(), deps=read_deps(),
             query_text=request.args.get("q"), limit=limit, offset=offset,
         )
     except MissingDependency as exc:

@@ -75,7 +75,7 @@ ACCESS: dict[tuple[str, str], dict[str, str]] = {
     (P + "patch_item", "PATCH"): ADMIN_API,
     (P + "delete_item", "DELETE"): ADMIN_API,
     (P + "test_item", "POST"): ADMIN_API,
-    (P + "item_options", "GET"): ISSUE_API,  # called with issue=DEMO-1
+    (P + "item_options", "GET"): ISSUE_API,  # called with issue=DEMO-1; OPTIONS_CASES below for the rest
     (P + "metrics", "GET"): ADMIN_API,  # or with the metrics token (tests/test_metrics.py)
     # --- the plugin's admin pages -----------------------------------------------------
     (P + "datasources_list", "GET"): ADMIN_PAGE,
@@ -97,6 +97,29 @@ ACCESS: dict[tuple[str, str], dict[str, str]] = {
     (P + "item_delete", "GET"): ADMIN_PAGE,
     (P + "item_delete", "POST"): ADMIN_PAGE,
     (P + "audit_log", "GET"): ADMIN_PAGE,
+}
+
+
+# The options endpoint decides by its query too (CONTRACT sections 3 and 5): each case
+# is (name, item, query) -> HTTP status per role. Items: "asset" (every project),
+# "ops" (projects ["OPS"]; the world has no project OPS), "unknown" (no such id).
+# A user without the right gets 403 whatever the item, so learns nothing about it;
+# a member gets 404 for an item DEMO does not show, worded as for an unknown id.
+OPTIONS_CASES: dict[tuple[str, str, str], dict[str, int]] = {
+    ("issue", "asset", "issue=DEMO-1"): {"anonymous": 401, "member": 200, "non_member": 403, "admin": 200},
+    ("create screen", "asset", "project=DEMO"): {"anonymous": 401, "member": 200, "non_member": 403, "admin": 200},
+    ("no scope", "asset", ""): {"anonymous": 401, "member": 400, "non_member": 400, "admin": 400},
+    ("no such project", "asset", "project=NOPE"): {"anonymous": 401, "member": 403, "non_member": 403,
+                                                   "admin": 403},
+    ("not shown, create", "ops", "project=DEMO"): {"anonymous": 401, "member": 404, "non_member": 403,
+                                                   "admin": 404},
+    ("not shown, issue", "ops", "issue=DEMO-1"): {"anonymous": 401, "member": 404, "non_member": 403, "admin": 404},
+    ("unknown item", "unknown", "project=DEMO"): {"anonymous": 401, "member": 404, "non_member": 403, "admin": 404},
+    ("unknown issue", "asset", "issue=NOPE-1"): {"anonymous": 401, "member": 404, "non_member": 404, "admin": 404},
+    ("other project", "asset", "issue=DEMO-1&project=OPS"): {"anonymous": 401, "member": 400, "non_member": 403,
+                                                            "admin": 400},
+    ("forged deps", "asset", "project=DEMO&deps.project=OPS&deps.key=OPS-1"): {
+        "anonymous": 401, "member": 200, "non_member": 403, "admin": 200},
 }
 
 

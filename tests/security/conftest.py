@@ -79,6 +79,7 @@ class World:
     upstream: HTTPSServer
     datasource_id: int
     item_id: int
+    ops_item_id: int = 0  # an item only project OPS shows
     issue_key: str = "DEMO-1"
     logins: dict[str, Login] = field(default_factory=dict)
 
@@ -119,10 +120,11 @@ class World:
         assert response.status_code == 201, response.json
         return response.json["id"]
 
-    def new_item(self, name: str, datasource_id: int | None = None) -> int:
+    def new_item(self, name: str, datasource_id: int | None = None, **fields) -> int:
         response = self.app.test_client().post("/plugins/connect/api/items", headers=ADMIN, json={
             "name": name, "datasource_id": datasource_id or self.datasource_id, "editor": "select",
-            "query": "/assets", "options": {"path": "$.items[*]", "value": "${row.id}", "label": "${row.name}"}})
+            "query": "/assets", "options": {"path": "$.items[*]", "value": "${row.id}", "label": "${row.name}"},
+            **fields})
         assert response.status_code == 201, response.json
         return response.json["id"]
 
@@ -180,5 +182,6 @@ def _build_world(tmp_path_factory, ca, ca_bundle, overrides) -> tuple[World, HTT
     assert ds.status_code == 201, ds.json
     world = World(app=app, upstream=upstream, datasource_id=ds.json["id"], item_id=0)
     world.item_id = world.new_item("Asset")
+    world.ops_item_id = world.new_item("Ops asset", projects=["OPS"])
     world.logins = {role: world.login(role) for role, creds in ROLES.items() if creds}
     return world, upstream

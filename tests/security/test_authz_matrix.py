@@ -124,6 +124,37 @@ def test_route_method_role(world, endpoint, method, rule, role, channel):
         assert "next=" in response.headers["Location"], "the login page brings the visitor back"
 
 
+OPTIONS_CASES = [(case, item, query, role, channel)
+                 for (case, item, query) in access_table.OPTIONS_CASES
+                 for role in access_table.ROLES
+                 for channel in CHANNELS[role]]
+
+
+@pytest.mark.parametrize("case, item, query, role, channel", OPTIONS_CASES,
+                         ids=[f"options-{c}-{r}-{ch}".replace(" ", "_") for c, _i, _q, r, ch in OPTIONS_CASES])
+def test_options_by_scope_and_role(world, case, item, query, role, channel):
+    want = access_table.OPTIONS_CASES[(case, item, query)][role]
+    client, headers = world.client(role, channel)
+    item_id = {"asset": world.item_id, "ops": world.ops_item_id, "unknown": 987_654}[item]
+    path = f"/plugins/connect/api/items/{item_id}/options" + (f"?{query}" if query else "")
+    response = client.get(path, headers=headers)
+    assert response.status_code == want, (f"GET {path} as {role} over {channel} ({case}): expected {want}, got "
+                                          f"{response.status_code}: {response.get_data(as_text=True)[:200]!r}")
+
+
+def test_a_user_without_the_right_hears_the_same_whatever_the_item(world):
+    """Refused on a create screen, the answer is the same for an item shown there,
+    one another project shows and an id that does not exist."""
+    client, headers = world.client("non_member", "basic")
+    answers = {client.get(f"/plugins/connect/api/items/{item_id}/options?project=DEMO", headers=headers)
+               .get_data(as_text=True) for item_id in (world.item_id, world.ops_item_id, 987_654)}
+    assert len(answers) == 1, answers
+    member, headers = world.client("member", "basic")
+    hidden = member.get(f"/plugins/connect/api/items/{world.ops_item_id}/options?project=DEMO", headers=headers)
+    unknown = member.get("/plugins/connect/api/items/987654/options?project=DEMO", headers=headers)
+    assert hidden.json["error"].replace(str(world.ops_item_id), "987654") == unknown.json["error"]
+
+
 def test_the_table_has_no_row_for_a_route_that_is_gone():
     present = {(endpoint, method) for endpoint, method, _rule in ROUTES}
     assert set(ACCESS) - present == set()

@@ -235,6 +235,7 @@ def test_redis_unreachable_from_the_start(make_app, upstream):
     client = app.test_client()
     ds = make_datasource(client, upstream.url("/api"), health_check_url=upstream.url("/api/health"))
     item = make_item(client, ds["id"])
+    assert client.post("/rest/api/2/project", headers=ADMIN, json={"key": "DEMO", "name": "Demo"}).status_code == 201
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
     handler.emit = records.append
@@ -242,7 +243,7 @@ def test_redis_unreachable_from_the_start(make_app, upstream):
     try:
         started = time.monotonic()
         for _ in range(3):
-            response = client.get(f"/plugins/connect/api/items/{item['id']}/options", headers=ADMIN)
+            response = client.get(f"/plugins/connect/api/items/{item['id']}/options?project=DEMO", headers=ADMIN)
             assert response.status_code == 200 and response.json["total"] == 2
         assert time.monotonic() - started < 3
         assert client.post(f"/plugins/connect/api/datasources/{ds['id']}/test", headers=ADMIN).json["ok"] is True

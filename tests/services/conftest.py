@@ -428,7 +428,8 @@ def gunicorn_host(tmp_path, ca_bundle, postgres_url, redis_url):
         folder.mkdir()
         env = host_env(folder, database_url=postgres_url, redis_url=cache_redis_url or redis_url,
                        ca_bundle=ca_bundle, **extra_env)
-        if not started:  # one database per test: migrate and create the users once
+        first = not started
+        if first:  # one database per test: migrate and create the users once
             run_cli(env, "db", "upgrade")
             with ThreadPoolExecutor(2) as pool:
                 list(pool.map(lambda args: run_cli(env, *args), [
@@ -461,6 +462,10 @@ def gunicorn_host(tmp_path, ca_bundle, postgres_url, redis_url):
         except TimeoutError:
             raise AssertionError(f"gunicorn did not answer /login:\n{host.stderr()[-8000:]}") from None
         _spread_over_workers(host)
+        if first:  # alice's project: options without an issue are asked for one (project=DEMO)
+            created = requests.post(host.url("/rest/api/2/project"), auth=ADMIN_AUTH, timeout=10,
+                                    json={"key": "DEMO", "name": "Demo", "members": ["alice"]})
+            assert created.status_code == 201, created.text
         return host
 
     yield start

@@ -76,7 +76,10 @@ _LOGIN_LOCK = threading.Lock()
 
 
 def get_options(host, item_id: int, timeout: float = 30, **params) -> requests.Response:
-    """As alice's browser asks: with her session cookie (logged in once per host)."""
+    """As alice's browser asks on a create screen of her project DEMO (unless an
+    issue is given): with her session cookie (logged in once per host)."""
+    if "issue" not in params:
+        params = {"project": "DEMO", **params}
     with _LOGIN_LOCK:
         if not hasattr(host, "alice"):
             host.alice = browser_login(host, *ALICE_AUTH)
@@ -383,7 +386,8 @@ def test_every_api_on_postgresql(make_app, postgres_url, upstream):
     assert again.json == {"options": EXPECTED[:1], "total": 1, "cached": True}
     cleared = client.post(f"/plugins/connect/api/datasources/{ds['id']}/cache/clear", headers=ADMIN)
     assert cleared.status_code == 200 and cleared.json == {"ok": True}
-    assert client.get(f"/plugins/connect/api/items/{item['id']}/options", headers=ALICE).json["cached"] is False
+    assert client.get(f"/plugins/connect/api/items/{item['id']}/options?project=DEMO",
+                      headers=ALICE).json["cached"] is False
 
     # Issue update with connected values, read back.
     key = f"connected_item_{item['id']}"
