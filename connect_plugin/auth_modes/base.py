@@ -9,13 +9,16 @@ redacts them everywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from ..errors import ValidationError
 from ..field_spec import FieldSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..outbound import OutboundClient
+
+# ``url_check(url, field)`` raises ValidationError naming ``field`` when a URL may not be saved.
+UrlCheck = Callable[[str, str], None]
 
 
 def auth_field(name: str, label: str, **options: Any) -> FieldSpec:
@@ -50,6 +53,15 @@ def has_control_chars(value: str) -> bool:
     return any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
 
 
+def _url_problem(url_check: UrlCheck, url: str, key: str) -> dict[str, str]:
+    """The field errors ``url_check`` reports for ``url`` (none when it passes)."""
+    try:
+        url_check(url, key)
+    except ValidationError as exc:
+        return exc.fields or {key: exc.message}
+    return {}
+
+
 class AuthMode:
     mode: ClassVar[str]
     label: ClassVar[str]
@@ -63,10 +75,13 @@ class AuthMode:
     def describe(cls) -> dict[str, Any]:
         return {"mode": cls.mode, "label": cls.label, "fields": [f.as_json() for f in cls.fields]}
 
-    def validate(self, plain: dict[str, Any], secrets: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    def validate(self, plain: dict[str, Any], secrets: dict[str, str], *,
+                 url_check: UrlCheck) -> tuple[dict[str, Any], dict[str, str]]:
         """Return the cleaned plain values and secrets, or raise ValidationError with
         one message per ``auth.<field>``. ``secrets`` holds the secrets the datasource
-        will have after the change (kept ones included)."""
+        will have after the change (kept ones included). ``url_check(url, field)`` is
+        the save-time rule for URLs the plugin will call (the same one the type's
+        configuration URLs pass): every ``https_url`` field goes through it."""
         errors: dict[str, str] = {}
         clean_plain: dict[str, Any] = {}
         clean_secrets: dict[str, str] = {}
@@ -85,6 +100,8 @@ class AuthMode:
                 errors[key] = f"{spec.label} must not contain line breaks or control characters."
             elif spec.choices and value not in {v for v, _ in spec.choices}:
                 errors[key] = f"{spec.label} must be one of: {', '.join(v for v, _ in spec.choices)}."
+            elif spec.kind == "https_url" and (problem := _url_problem(url_check, value, key)):
+                errors.update(problem)
             else:
                 (clean_secrets if spec.secret else clean_plain)[spec.name] = value
         errors.update(self.check(clean_plain, clean_secrets))

@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any
 
-from ..errors import UpstreamError, ValidationError
+from ..errors import UpstreamError
 from .base import AuthContext, AuthMode, Credentials, auth_field
 from .basic import basic_header
 
@@ -72,13 +72,7 @@ class OAuth2ClientCredentials(AuthMode):
         self.tokens = tokens
 
     def check(self, plain, secrets):
-        from ..outbound.guard import validate_https_url
-
-        try:
-            if plain.get("token_url"):
-                validate_https_url(plain["token_url"], field="auth.token_url")
-        except ValidationError as exc:
-            return exc.fields
+        # token_url is an https_url field: AuthMode.validate has applied the save-time URL rules.
         if ":" in plain.get("client_id", "") and plain.get("client_auth") == "client_secret_basic":
             return {"auth.client_id": "Client ID must not contain a colon with HTTP Basic client authentication."}
         return {}

@@ -3,28 +3,30 @@
 Plain functions over a SQLAlchemy session, so the API, the wizard pages and the CLI
 share one set of rules. Secrets go in encrypted and come out only as ``<field>_set``
 flags; within one auth mode a change that leaves a secret out keeps it, a change of
-mode drops the old mode's secrets.
+mode drops the old mode's secrets, and a change that points a URL at another host
+must give the secrets again (:mod:`.destinations`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import audit, named_records
+from ..auth_modes.base import UrlCheck
 from ..errors import Conflict, ValidationError
 from ..models import ConnectedItem, Datasource
 from ..outbound import OutboundPolicy, check_datasource_url
 from ..secret_box import UNREADABLE, SecretBox
 from ..timestamps import iso_utc
-from . import get_type
+from . import destinations, get_type
 from .base import DatasourceType
 from .secrets import kept_secrets, secret_status, store_secrets
 
-UrlCheck = Callable[[str, str], None]
 INVALID = "The datasource settings are not valid."
+SECRETS_AGAIN = "The change points the datasource at another host: enter its secrets again."
 
 
 def get(session: Session, datasource_id: int) -> Datasource:
@@ -104,7 +106,7 @@ def create(session: Session, payload: Any, *, box: SecretBox, policy: OutboundPo
         try:
             mode = type_cls.auth_mode(mode_name)
             plain_raw, given, _cleared = _split_auth(auth_raw, type(mode))
-            plain, secrets = mode.validate(plain_raw, given)
+            plain, secrets = mode.validate(plain_raw, given, url_check=url_rules(policy))
         except ValidationError as exc:
             errors.update(exc.fields)
     if errors:
@@ -133,11 +135,13 @@ def update(session: Session, datasource: Datasource, payload: Any, *, box: Secre
                     when="name" in payload)
     config = _collect(errors, lambda: _patched_config(type_cls, datasource, payload["config"], policy),
                       datasource.config, when="config" in payload)
-    mode_name, plain, secrets = _collect(
-        errors, lambda: _patched_auth(type_cls, datasource, payload["auth"], box),
-        (datasource.auth_mode, datasource.auth_config, None), when="auth" in payload)
-    if errors:
-        raise ValidationError(INVALID, errors)
+    mode_name, plain, secrets, kept = _collect(
+        errors, lambda: _patched_auth(type_cls, datasource, payload["auth"], box, policy),
+        (datasource.auth_mode, datasource.auth_config, None, {s.field for s in datasource.secrets}),
+        when="auth" in payload)
+    again = _secrets_to_give_again(type_cls, datasource, config, mode_name, plain, kept)
+    if errors or again:
+        raise ValidationError(INVALID if errors else SECRETS_AGAIN, {**errors, **again})
 
     changed = _changes(datasource, name, config, mode_name, plain, secrets, box)
     if not changed:
@@ -172,18 +176,35 @@ def _patched_config(type_cls: type[DatasourceType], datasource: Datasource, patc
     return type_cls.validate_config({**datasource.config, **patch}, url_check=url_rules(policy))
 
 
-def _patched_auth(type_cls: type[DatasourceType], datasource: Datasource, auth_raw: Any,
-                  box: SecretBox) -> tuple[str, dict[str, Any], dict[str, str]]:
+def _patched_auth(type_cls: type[DatasourceType], datasource: Datasource, auth_raw: Any, box: SecretBox,
+                  policy: OutboundPolicy) -> tuple[str, dict[str, Any], dict[str, str], set[str]]:
     """Within one mode, settings and secrets left out are kept; a new mode starts
-    from what the payload gives (the old mode's secrets are dropped)."""
+    from what the payload gives (the old mode's secrets are dropped). The last part
+    names the stored secrets kept."""
     mode_name = auth_raw.get("mode", datasource.auth_mode) if isinstance(auth_raw, dict) else None
     mode = type_cls.auth_mode(mode_name)
     plain_raw, given, cleared = _split_auth(auth_raw, type(mode))
+    kept: dict[str, str] = {}
     if mode_name == datasource.auth_mode:
         plain_raw = {**datasource.auth_config, **plain_raw}
-        given = {**kept_secrets(datasource, box, skip=set(given) | cleared), **given}
-    plain, secrets = mode.validate(plain_raw, given)
-    return mode_name, plain, secrets
+        kept = kept_secrets(datasource, box, skip=set(given) | cleared)
+        given = {**kept, **given}
+    plain, secrets = mode.validate(plain_raw, given, url_check=url_rules(policy))
+    return mode_name, plain, secrets, set(kept)
+
+
+def _secrets_to_give_again(type_cls: type[DatasourceType], datasource: Datasource, config: dict[str, Any],
+                           mode_name: str, plain: dict[str, Any], kept: Iterable[str]) -> dict[str, str]:
+    """``auth.<secret>`` errors for each stored secret the change would carry to a
+    host it was not entered for; none when no stored secret is kept (a datasource
+    without secrets, a new mode, secrets given again) or no URL leaves its hosts."""
+    kept = set(kept)
+    if not kept or mode_name != datasource.auth_mode:
+        return {}
+    mode_fields = type(type_cls.auth_mode(mode_name)).fields
+    moved = destinations.moved_urls(type_cls.config_fields, datasource.config, config,
+                                    mode_fields, datasource.auth_config, plain)
+    return destinations.reenter_errors([f for f in mode_fields if f.secret and f.name in kept], moved)
 
 
 def _changes(datasource: Datasource, name: str, config: dict[str, Any], mode_name: str, plain: dict[str, Any],

@@ -8,6 +8,7 @@ from urllib.parse import quote, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from connect_plugin.errors import InsecureURL
 
+from .guard import parse_ip_literal
 from .policy import normalize_host_name
 
 Origin = tuple[str, str, int]
@@ -41,10 +42,24 @@ def check_url(url: str, *, source: str, shown: Callable[[str], str], redirected:
 
 
 def origin(url: str) -> Origin:
+    """(scheme, host, port) with the host in one spelling: lower case, no trailing
+    dot, IDNA for a non-ASCII name, an IP literal as its address (``127.1`` and
+    ``127.0.0.1`` are one origin), the default port filled in."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     port = parts.port or (443 if scheme == "https" else 80)
-    return scheme, normalize_host_name(parts.hostname or ""), port
+    return scheme, canonical_host(parts.hostname or ""), port
+
+
+def canonical_host(host: str) -> str:
+    name = normalize_host_name(host)
+    ip = parse_ip_literal(name)
+    if ip is not None:
+        return str(ip)
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError:
+        return name
 
 
 def strip_params(url: str, names: Iterable[str]) -> str:
