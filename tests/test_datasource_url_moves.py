@@ -4,6 +4,7 @@ Rule 5: a PATCH (API or the admin page's Save) that points ``base_url``,
 ``health_check_url`` or ``token_url`` at another origin must give the stored
 secrets again, else 400 naming each secret and nothing is written.
 Rule 6: ``token_url`` passes the same save-time address rules as ``base_url``.
+The same rules called on the service directly: tests/unit/test_datasource_service.py.
 
 No upstream is ever called here: the URLs are saved, not contacted, and the
 address decisions are pure functions (no DNS, no sockets).
@@ -14,10 +15,9 @@ from __future__ import annotations
 import pytest
 
 from connect_plugin.auth_modes.base import AuthMode, auth_field
-from connect_plugin.datasources import destinations, service
+from connect_plugin.datasources import destinations
 from connect_plugin.datasources.rest import RestDatasource
 from connect_plugin.errors import ValidationError
-from connect_plugin.outbound import OutboundPolicy
 from connect_plugin.outbound.urls import origin
 from tests.conftest import ADMIN
 
@@ -203,46 +203,6 @@ def test_an_allowed_private_token_url_is_accepted(make_app):
     seed_people(app)
     ds = create(app.test_client(), {**OAUTH2, "token_url": "https://10.0.0.7/token"})
     assert ds["auth"]["token_url"] == "https://10.0.0.7/token"
-
-
-# --- the same rules on the service, without a request --------------------------------------
-
-
-@pytest.fixture
-def ctx(make_app):
-    from connect_plugin.state import session, state
-
-    app = make_app(CONNECT_ALLOWED_HOSTS="")
-    with app.test_request_context():
-        yield session(), state()
-
-
-def test_service_update_refuses_a_moved_url_and_writes_nothing(ctx):
-    db, st = ctx
-    ds = service.create(db, {"name": "Assets", "type": "rest", "config": {"base_url": "https://a.example.com"},
-                             "auth": BASIC}, box=st.box, policy=st.policy, actor="test")
-    db.commit()
-    with pytest.raises(ValidationError) as refused:
-        service.update(db, ds, {"config": {"base_url": "https://b.example.com"}, "name": "Renamed"},
-                       box=st.box, policy=st.policy, actor="test")
-    assert refused.value.fields == {
-        "auth.password": "Enter the password again: the API Base Url moves to another host."}
-    db.rollback()
-    assert (ds.name, ds.config["base_url"], ds.version) == ("Assets", "https://a.example.com", 1)
-    service.update(db, ds, {"config": {"base_url": "https://b.example.com"}, "auth": {"password": "Moves-svc-pw"}},
-                   box=st.box, policy=st.policy, actor="test")
-    assert ds.config["base_url"] == "https://b.example.com" and ds.version == 2
-
-
-def test_service_create_checks_the_token_url_with_the_policy(ctx):
-    db, st = ctx
-    payload = {"name": "IdP", "type": "rest", "config": {"base_url": "https://a.example.com"},
-               "auth": {**OAUTH2, "token_url": "https://192.168.1.5/token"}}
-    with pytest.raises(ValidationError) as refused:
-        service.create(db, payload, box=st.box, policy=st.policy, actor="test")
-    assert list(refused.value.fields) == ["auth.token_url"]
-    allowing = OutboundPolicy.from_config({"CONNECT_ALLOWED_HOSTS": "192.168.1.5"})
-    assert service.create(db, payload, box=st.box, policy=allowing, actor="test").id
 
 
 # --- pure functions -------------------------------------------------------------------------

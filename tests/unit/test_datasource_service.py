@@ -9,6 +9,7 @@ from connect_plugin.datasources import service
 from connect_plugin.datasources.secrets import decrypt_secrets, rotate_secrets, secret_status
 from connect_plugin.errors import Conflict, NotFound, ValidationError
 from connect_plugin.models import ConnectedItem, DatasourceSecret
+from connect_plugin.outbound import OutboundPolicy
 
 BASE = {"name": "Assets", "type": "rest", "config": {"base_url": "https://assets.example.com/api"}}
 TOKEN = "Unit-token-7fa2c9"
@@ -64,6 +65,36 @@ def test_update_keeps_a_secret_left_out_and_bumps_the_version_only_on_change(plu
     entry = audit.recent(session)[0]
     assert (entry.actor, entry.action, entry.object_name) == ("unit", "updated", "Assets")
     assert entry.fields == ["config.timeout_seconds"]  # names of changed parts, never values
+
+
+def test_update_that_moves_a_url_to_another_host_needs_the_secret_again_and_writes_nothing(plugin):
+    state, session, _host = plugin
+    ds = create(state, session, auth={"mode": "bearer", "token": TOKEN})
+    with pytest.raises(ValidationError) as raised:
+        service.update(session, ds, {"name": "Renamed", "config": {"base_url": "https://evil.example.net/api"}},
+                       box=state.box, policy=state.policy, actor="unit")
+    assert raised.value.fields == {"auth.token": "Enter the token again: the API Base Url moves to another host."}
+    session.rollback()
+    assert (ds.name, ds.config["base_url"], ds.version) == ("Assets", "https://assets.example.com/api", 1)
+    service.update(session, ds, {"config": {"base_url": "https://assets.example.com/v2"}}, box=state.box,
+                   policy=state.policy, actor="unit")  # the same origin: nothing to give again
+    service.update(session, ds, {"config": {"base_url": "https://new.example.net/api"}, "auth": {"token": TOKEN}},
+                   box=state.box, policy=state.policy, actor="unit")
+    assert ds.config["base_url"] == "https://new.example.net/api" and ds.version == 3
+
+
+def test_the_token_url_passes_the_address_rules_of_the_policy(plugin):
+    state, session, _host = plugin
+    oauth2 = {"mode": "oauth2_client_credentials", "token_url": "https://192.168.1.5/token", "client_id": "c",
+              "client_secret": "Unit-client-secret-51d0"}
+    with pytest.raises(ValidationError) as raised:
+        create(state, session, auth=oauth2)
+    assert list(raised.value.fields) == ["auth.token_url"]
+    assert "CONNECT_ALLOWED_HOSTS" in raised.value.fields["auth.token_url"]
+    session.rollback()
+    allowing = OutboundPolicy.from_config({"CONNECT_ALLOWED_HOSTS": "192.168.1.0/24"})
+    ds = service.create(session, {**BASE, "auth": oauth2}, box=state.box, policy=allowing, actor="unit")
+    assert ds.auth_config["token_url"] == "https://192.168.1.5/token"
 
 
 def test_changing_the_mode_drops_the_old_mode_secrets(plugin):
