@@ -29,6 +29,7 @@ from .upstream import API_KEY, API_KEY_HEADER
 DATASOURCE_NAME = "Demo Assets API"
 PROJECT_KEY = "DEMO"
 ACTOR = "demo-seed"
+DEMO_AUTH = {"mode": "api_key", "location": "header", "key": API_KEY_HEADER, "value": API_KEY}
 
 USERS = (
     # username, password, admin, email, display name
@@ -86,17 +87,20 @@ def seed_demo(app: Flask, base_url: str) -> SeedResult:
             "name": DATASOURCE_NAME,
             "type": "rest",
             "config": {**_config_urls(base_url), "cache_ttl_seconds": 60, "timeout_seconds": 10},
-            "auth": {"mode": "api_key", "location": "header", "key": API_KEY_HEADER, "value": API_KEY},
+            "auth": DEMO_AUTH,
         }, actor=ACTOR)
         items = _seed_items(datasource["id"])
         return SeedResult(created=True, datasource_id=datasource["id"], items=items, issues=issues)
 
 
 def _follow_url(datasource: dict, base_url: str) -> SeedResult:
+    """The demo API listens on another port this run: point the datasource at it.
+    Stored secrets never follow a URL to another origin unasked, so the demo gives
+    its own key again (it is the demo API's, not an admin's)."""
     wanted = _config_urls(base_url)
     changed = {k: v for k, v in wanted.items() if datasource["config"].get(k) != v}
     if changed:
-        for_hosts.update_datasource(datasource["id"], {"config": changed}, actor=ACTOR)
+        for_hosts.update_datasource(datasource["id"], {"config": changed, "auth": DEMO_AUTH}, actor=ACTOR)
         for_hosts.clear_datasource_cache(datasource["id"], actor=ACTOR)
     return SeedResult(created=False, datasource_id=datasource["id"], items=for_hosts.item_ids(datasource["id"]),
                       updated_urls=bool(changed))

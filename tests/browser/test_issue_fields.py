@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from plugin_host.demo.upstream import API_KEY
 from tests.browser.conftest import playwright_expect
 from tests.support.https_servers import free_port
 
@@ -123,11 +124,13 @@ def test_alice_picks_a_value_in_every_editor(page, demo, as_user, shot):
     assert {v["value"] for v in stored[demo.field_key("Related issues")]} == {"OPS-5", "OPS-21"}
 
     # The API goes away: the datasource now points at a port where nothing listens
-    # (a changed datasource also leaves its cached answers behind). The stored labels
-    # still show, and every field says what failed and where.
+    # (a changed datasource also leaves its cached answers behind; another port is
+    # another origin, so the key is given again). The stored labels still show, and
+    # every field says what failed and where.
     dead = f"https://127.0.0.1:{free_port()}/api"
     moved = demo.app.test_client().patch(f"/plugins/connect/api/datasources/{demo.seeded.datasource_id}",
-                                         headers=ADMIN, json={"config": {"base_url": dead}})
+                                         headers=ADMIN, json={"config": {"base_url": dead},
+                                                              "auth": {"value": API_KEY}})
     assert moved.status_code == 200, moved.get_data(as_text=True)
     page.reload()
     for name in ("Asset", "Continent", "Country", "Related issues", "Asset owner (read-only)"):
