@@ -119,7 +119,7 @@ def steps(app, item_id: int, repeat: int) -> list[dict]:
             datasource = item.datasource
             url = join_url(datasource.config["base_url"], item.query)
             connector = Connector.for_datasource(state, datasource)
-            mapping = compile_mapping(item.options_path, item.value_template, item.label_template)
+            mapping = compile_mapping(*item.mapping_spec())
             series: dict[str, list[float]] = {"fetch": [], "parse": [], "map": [], "store": [], "fold": []}
             entry: dict[str, int] = {}
             body = b""

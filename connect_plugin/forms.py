@@ -177,7 +177,7 @@ QUERY_VARIABLES = tuple((f"${v.name}", v.help) for v in VARIABLES)
 ITEM_ERROR_MAP = {
     "name": "name", "datasource_id": "datasource_id", "editor": "editor", "query": "query",
     "options.path": "options_path", "options.value": "value_template", "options.label": "label_template",
-    "options": "options_path", "projects": "projects",
+    "options": "options_path", "options.details": "details", "projects": "projects",
 }
 
 
@@ -192,6 +192,7 @@ class ItemForm(FlaskForm):
                                  render_kw={"spellcheck": "false"})
     label_template = StringField("Label template", default=DEFAULT_OPTIONS["label"],
                                  render_kw={"spellcheck": "false"})
+    details = TextAreaField("Details", render_kw={"rows": 3, "spellcheck": "false"})
     projects = StringField("Projects")
 
 
@@ -207,6 +208,7 @@ def item_form(datasources: list[tuple[int, str]], serialized: Mapping[str, Any] 
             "editor": serialized["editor"], "query": serialized["query"],
             "options_path": serialized["options"]["path"], "value_template": serialized["options"]["value"],
             "label_template": serialized["options"]["label"],
+            "details": "\n".join(f"{d['name']} = {d['template']}" for d in serialized["options"].get("details", [])),
             "projects": ", ".join(serialized["projects"] or []),
         })
     form.datasource_id.choices = choices([("", "Choose a datasource")] + [(str(i), n) for i, n in datasources])
@@ -222,9 +224,20 @@ def item_payload(form: ItemForm) -> dict[str, Any]:
         "editor": form.editor.data,
         "query": form.query.data or "",
         "options": {"path": form.options_path.data or "", "value": form.value_template.data or "",
-                    "label": form.label_template.data or ""},
+                    "label": form.label_template.data or "", "details": details_from_text(form.details.data or "")},
         "projects": projects or None,
     }
+
+
+def details_from_text(text: str) -> list[dict[str, str]]:
+    """``Name = template`` per line (the form's way to write ``options.details``); a
+    line without ``=`` is kept as a detail without a template, so the service names it."""
+    details = []
+    for line in text.splitlines():
+        if line.strip():
+            name, _, template = line.partition("=")
+            details.append({"name": name.strip(), "template": template.strip()})
+    return details
 
 
 class TesterForm(FlaskForm):

@@ -89,6 +89,15 @@ class ItemFieldMixin:
     def multi(self) -> bool:
         return self.editor == "multiselect"
 
+    @property
+    def detail_templates(self) -> tuple[tuple[str, str], ...]:
+        """``(name, template)`` pairs, hashable, as ``compile_mapping`` takes them."""
+        return tuple((d["name"], d["template"]) for d in (self.details or ()))
+
+    def mapping_spec(self) -> tuple[str, str, str, tuple[tuple[str, str], ...]]:
+        """The arguments of ``compile_mapping`` for this item."""
+        return self.options_path, self.value_template, self.label_template, self.detail_templates
+
 
 class ConnectedItem(ItemFieldMixin, Base):
     __tablename__ = "connect_item"
@@ -103,12 +112,13 @@ class ConnectedItem(ItemFieldMixin, Base):
     label_template: Mapped[str] = mapped_column(Text)
     # None: every project shows the field; otherwise a list of project keys.
     projects: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, default=None)
+    # Option details: [{"name": "Serial", "template": "${row.serial}"}], at most 10.
+    details: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list, server_default="[]")
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
     datasource: Mapped[Datasource] = relationship(back_populates="items", lazy="joined")
-
 
 
 class AuditEntry(Base):

@@ -232,8 +232,11 @@ def test_demo_options_end_to_end(app, upstream):
     alice = _options(client, items["Asset"], "alice", issue="DEMO-1")
     expected = [a for a in ASSETS if a["owner"] == "alice@example.com"]
     assert alice["total"] == len(expected)
-    assert alice["options"] == [{"value": a["id"], "label": f"{a['name']} ({a['serial']})"} for a in expected]
-    assert {"value": "A-1001", "label": "MacBook Pro 14 (C02XK1)"} in alice["options"]
+    assert alice["options"] == [{"value": a["id"], "label": f"{a['name']} ({a['serial']})",
+                                 "details": {"Serial": a["serial"], "Type": a["type"], "Owner": a["owner"]}}
+                                for a in expected]
+    assert {"value": "A-1001", "label": "MacBook Pro 14 (C02XK1)",
+            "details": {"Serial": "C02XK1", "Type": "Laptop", "Owner": "alice@example.com"}} in alice["options"]
     bob = _options(client, items["Asset"], "bob", issue="DEMO-1")
     assert bob["options"] and "A-1001" not in {o["value"] for o in bob["options"]}
 
@@ -356,7 +359,8 @@ def test_make_run_flow_serves_and_stops_on_ctrl_c(clean_env):
         options = requests.get(f"{url}/plugins/connect/api/items/1/options", params={"issue": "DEMO-1"},
                                headers=basic("alice", "alice"), timeout=10)
         assert options.status_code == 200, options.text
-        assert {"value": "A-1001", "label": "MacBook Pro 14 (C02XK1)"} in options.json()["options"]
+        assert {"value": "A-1001", "label": "MacBook Pro 14 (C02XK1)", "details": {
+            "Serial": "C02XK1", "Type": "Laptop", "Owner": "alice@example.com"}} in options.json()["options"]
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -47,14 +47,14 @@ POLL_SECONDS = 0.05
 
 @dataclass
 class CachedAnswer:
-    options: list[tuple[str, str]]
+    options: list[tuple]  # (value, label) or (value, label, details)
     fetched_at: float
     folded: list[str] | None = field(default=None, compare=False)
 
     def folded_labels(self) -> list[str]:
         """Case-folded labels for filtering, computed once per entry and process."""
         if self.folded is None:
-            self.folded = [label.casefold() for _value, label in self.options]
+            self.folded = [option[1].casefold() for option in self.options]
         return self.folded
 
     def __getstate__(self):

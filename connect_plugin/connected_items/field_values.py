@@ -17,6 +17,7 @@ from ..errors import MissingDependency, ValidationError
 from ..host_adapter import HostIssue, HostUser
 from ..models import ConnectedItem, valid_id
 from .catalogue import item_id_of
+from .mapping import option_json
 from .options import MAX_LIMIT, cached_options, evaluate_item
 from .variables import Value
 
@@ -77,7 +78,7 @@ def resolve(state: "ConnectState", session: Session, *, issue: HostIssue, user: 
         if not values:
             snapshots[name] = [] if item.multi else None
             continue
-        labels: dict[str, str] = {}
+        labels: dict[str, dict[str, Any]] = {}  # value -> its snapshot
         for value in values:
             user_input = value if item.editor == "autocomplete" else None
             try:
@@ -85,15 +86,15 @@ def resolve(state: "ConnectState", session: Session, *, issue: HostIssue, user: 
             except MissingDependency as exc:
                 raise ValidationError("Some fields are not valid.", {name: exc.message}) from None
             answer, _cached = cached_options(state, evaluated)
-            offered = dict(answer.options)
+            offered = {option[0]: option for option in answer.options}
             if value not in offered:
                 shown = value if len(value) <= 80 else value[:77] + "..."
                 errors[name] = f"{shown!r} is not one of the options of {item.name}."
                 break
-            labels[value] = offered[value]
+            labels[value] = option_json(offered[value])
         if name in errors:
             continue
-        snapshot = [{"value": v, "label": labels[v]} for v in values]
+        snapshot = [labels[v] for v in values]  # value, label (and details) as offered
         snapshots[name] = snapshot if item.multi else snapshot[0]
     if errors:
         raise ValidationError("Some fields are not valid.", errors)

@@ -56,7 +56,7 @@ from .jsonpath import compile_path
 from .row_loop import compile_rows
 from .templates import MISMATCH, RowTemplate, TemplateError, compile_template
 
-__all__ = ["OptionMapping", "compile_mapping", "map_options"]
+__all__ = ["MAX_DETAILS", "Option", "OptionMapping", "compile_mapping", "map_options", "option_json"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,17 +68,34 @@ class OptionMapping:
     fast: bool
     value: RowTemplate
     label: RowTemplate
-    map_rows: Callable[[Any], list[tuple[str, str]]]
+    map_rows: Callable[[Any], list[Option]]
+    details: tuple[tuple[str, RowTemplate], ...] = ()
 
 
 def _field_error(field: str, message: str) -> ValidationError:
     return ValidationError(message, fields={field: message})
 
 
+MAX_DETAILS = 10
+
+# An option: (value, label), or (value, label, {detail name: text}) for an item with details.
+Option = tuple
+
+
+def option_json(option: Option) -> dict[str, Any]:
+    """An option as the API gives it: ``value``, ``label`` and ``details`` when the
+    item has any (the same shape as in the stored snapshot)."""
+    data: dict[str, Any] = {"value": option[0], "label": option[1]}
+    if len(option) > 2:
+        data["details"] = option[2]
+    return data
+
+
 @functools.lru_cache(maxsize=512)
-def compile_mapping(path: str, value_template: str, label_template: str) -> OptionMapping:
+def compile_mapping(path: str, value_template: str, label_template: str,
+                    details: tuple[tuple[str, str], ...] = ()) -> OptionMapping:
     """Validate and compile a mapping. Raises ValidationError with fields
-    ``options.path``, ``options.value`` or ``options.label``."""
+    ``options.path``, ``options.value``, ``options.label`` or ``options.details``."""
     path = (path or "").strip() or "$"
     try:
         find, fast = compile_path(path)
@@ -109,9 +126,53 @@ def compile_mapping(path: str, value_template: str, label_template: str) -> Opti
         except TemplateError as exc:
             raise _field_error("options.label", f"The label template is not valid: {exc.message}.") from None
 
+    compiled_details = _compile_details(details)
+    map_rows = compile_rows(value, label, label is value)
+    if compiled_details:
+        map_rows = functools.partial(_rows_with_details, map_rows, value, compiled_details)
     return OptionMapping(path=path, value_template=value_template, label_template=label_template,
-                         find=find, fast=fast, value=value, label=label,
-                         map_rows=compile_rows(value, label, label is value))
+                         find=find, fast=fast, value=value, label=label, map_rows=map_rows,
+                         details=compiled_details)
+
+
+def _compile_details(details: tuple[tuple[str, str], ...]) -> tuple[tuple[str, RowTemplate], ...]:
+    if len(details) > MAX_DETAILS:
+        raise _field_error("options.details", f"An item shows at most {MAX_DETAILS} details, not {len(details)}.")
+    compiled, seen = [], set()
+    for index, (name, template) in enumerate(details, start=1):
+        if not isinstance(name, str) or not name.strip():
+            raise _field_error("options.details", f"Detail {index} needs a name.")
+        if len(name.strip()) > 100:
+            raise _field_error("options.details", f"Detail {index}: the name must be 100 characters or fewer.")
+        if name.strip().casefold() in seen:
+            raise _field_error("options.details", f"Detail {index}: the name {name.strip()!r} is used twice.")
+        seen.add(name.strip().casefold())
+        if not isinstance(template, str) or not template.strip():
+            raise _field_error("options.details", f"Detail {name.strip()!r} needs a template, e.g. ${{row.serial}}.")
+        try:
+            compiled.append((name.strip(), compile_template(template)))
+        except TemplateError as exc:
+            raise _field_error("options.details",
+                               f"The template of detail {name.strip()!r} is not valid: {exc.message}.") from None
+    return tuple(compiled)
+
+
+def _rows_with_details(map_rows: Callable[[Any], list[Option]], value: RowTemplate,
+                       details: tuple[tuple[str, RowTemplate], ...], rows: Any) -> list[Option]:
+    """The generated loop's options, each with its details, read from the first row
+    that gave its value (the row the option came from)."""
+    options = map_rows(rows)
+    if not options:
+        return options
+    wanted = {option[0] for option in options}
+    found: dict[str, dict[str, str]] = {}
+    for row in rows:
+        key = value(row)
+        if key in wanted and key not in found:
+            found[key] = {name: template(row) for name, template in details}
+            if len(found) == len(wanted):
+                break
+    return [(v, label, found[v]) for v, label in options]
 
 
 def _kind(value: Any) -> str:
@@ -139,7 +200,7 @@ def _explain_mismatch(mapping: OptionMapping, rows: list[Any], source: str) -> B
     return None
 
 
-def map_options(mapping: OptionMapping, data: Any, *, source: str = "the answer") -> list[tuple[str, str]]:
+def map_options(mapping: OptionMapping, data: Any, *, source: str = "the answer") -> list[Option]:
     """The (value, label) options of a parsed answer, in order, unique by value."""
     try:
         matches = mapping.find(data)

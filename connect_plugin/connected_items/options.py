@@ -21,7 +21,7 @@ from ..host_adapter import HostIssue, HostUser
 from ..models import ConnectedItem
 from ..outbound.json_answer import parse_json
 from .catalogue import item_id_of
-from .mapping import compile_mapping, map_options
+from .mapping import Option, compile_mapping, map_options, option_json
 from .query import evaluate, parse_query
 from .variables import Value, build_values
 
@@ -46,12 +46,12 @@ class Evaluated:
 
 @dataclass
 class OptionsPage:
-    options: list[tuple[str, str]]
+    options: list[Option]
     total: int
     cached: bool
 
     def as_json(self) -> dict[str, Any]:
-        return {"options": [{"value": v, "label": lbl} for v, lbl in self.options], "total": self.total,
+        return {"options": [option_json(option) for option in self.options], "total": self.total,
                 "cached": self.cached}
 
 
@@ -81,7 +81,7 @@ def fetch_options(state: "ConnectState", evaluated: Evaluated) -> list[tuple[str
     item = evaluated.item
     datasource = item.datasource
     connector = Connector.for_datasource(state, datasource)
-    mapping = compile_mapping(item.options_path, item.value_template, item.label_template)
+    mapping = compile_mapping(*item.mapping_spec())
     with state.metrics.upstream_call(datasource.name):
         response = connector.get(evaluated.url)
         return map_options(mapping, parse_json(response.body, datasource.name), source=datasource.name)

@@ -53,12 +53,20 @@ def serialize(item: ConnectedItem) -> dict[str, Any]:
         "datasource_name": item.datasource.name if item.datasource else None,
         "editor": item.editor,
         "query": item.query,
-        "options": {"path": item.options_path, "value": item.value_template, "label": item.label_template},
+        "options": _options_json(item),
         "projects": item.projects,
         "depends_on": sorted(template.depends_on_items),
         "uses_user_input": template.uses_user_input,
         "version": item.version,
     }
+
+
+def _options_json(item: ConnectedItem) -> dict[str, Any]:
+    """The mapping as the API shows it; ``details`` only when the item has some."""
+    options: dict[str, Any] = {"path": item.options_path, "value": item.value_template, "label": item.label_template}
+    if item.details:
+        options["details"] = [dict(d) for d in item.details]
+    return options
 
 
 def _validate(session: Session, payload: dict[str, Any], current: ConnectedItem | None) -> dict[str, Any]:
@@ -85,7 +93,7 @@ def _validate(session: Session, payload: dict[str, Any], current: ConnectedItem 
     if editor not in EDITORS:
         errors["editor"] = f"Editor must be one of: {', '.join(EDITORS)}."
     query = _checked_query(session, merged.get("query") or "", current, errors)
-    _check_options(options, errors)
+    details = _check_options(options, errors)
     projects = _checked_projects(merged.get("projects"), errors)
 
     if errors:
@@ -93,7 +101,7 @@ def _validate(session: Session, payload: dict[str, Any], current: ConnectedItem 
     return {
         "name": name, "datasource_id": datasource_id, "editor": editor, "query": query,
         "options_path": options["path"], "value_template": options["value"],
-        "label_template": options["label"], "projects": projects,
+        "label_template": options["label"], "details": details, "projects": projects,
     }
 
 
@@ -111,15 +119,32 @@ def _checked_query(session: Session, query: Any, current: ConnectedItem | None, 
     return query
 
 
-def _check_options(options: dict[str, Any], errors: dict[str, str]) -> None:
+def _check_options(options: dict[str, Any], errors: dict[str, str]) -> list[dict[str, str]]:
+    """Check the mapping; returns the details as stored (``[{"name", "template"}]``)."""
     for key in ("path", "value", "label"):
         if not isinstance(options.get(key), str):
             errors[f"options.{key}"] = f"options.{key} must be text."
+    details = _details(options.get("details") or [], errors)
     if not any(k.startswith("options.") for k in errors):
         try:
-            compile_mapping(options["path"], options["value"], options["label"])
+            compile_mapping(options["path"], options["value"], options["label"],
+                            tuple((d["name"], d["template"]) for d in details))
         except ValidationError as exc:
             errors.update(exc.fields or {"options": exc.message})
+    return [{"name": d["name"].strip(), "template": d["template"]} for d in details]
+
+
+def _details(raw: Any, errors: dict[str, str]) -> list[dict[str, str]]:
+    shape = 'options.details must be a list of {"name": …, "template": …}.'
+    if not isinstance(raw, list) or not all(isinstance(d, dict) and isinstance(d.get("name"), str)
+                                            and isinstance(d.get("template"), str) for d in raw):
+        errors["options.details"] = shape
+        return []
+    unknown = sorted({key for d in raw for key in d} - {"name", "template"})
+    if unknown:
+        errors["options.details"] = f"{shape} Unknown: {', '.join(unknown)}."
+        return []
+    return raw
 
 
 def _checked_projects(projects: Any, errors: dict[str, str]) -> list[str] | None:

@@ -14,7 +14,7 @@ from ..host_adapter import HostAdapter, HostIssue, HostUser
 from ..models import ConnectedItem
 from ..outbound import redact_known
 from ..outbound.json_answer import parse_json
-from .mapping import compile_mapping, map_options
+from .mapping import compile_mapping, map_options, option_json
 from .options import MAX_LIMIT, evaluate_item
 from .variables import Value
 
@@ -58,7 +58,7 @@ def trace(state: "ConnectState", session: Session, item: ConnectedItem, *, issue
         response = Connector.for_datasource(state, datasource).get(evaluated.url)
         result.update(url=response.url, status=response.status, elapsed_ms=response.elapsed_ms,
                       excerpt=_excerpt(response.body))
-        mapping = compile_mapping(item.options_path, item.value_template, item.label_template)
+        mapping = compile_mapping(*item.mapping_spec())
         options = map_options(mapping, parse_json(response.body, datasource.name), source=datasource.name)
     except UpstreamError as exc:
         result.update(error=exc.message, elapsed_ms=int((time.monotonic() - started) * 1000))
@@ -72,7 +72,7 @@ def trace(state: "ConnectState", session: Session, item: ConnectedItem, *, issue
         result["error"] = getattr(exc, "message", "The evaluation failed.")
         return result
     result.update(ok=True, total=len(options),
-                  options=[{"value": v, "label": lbl} for v, lbl in options[:MAX_LIMIT]])
+                  options=[option_json(option) for option in options[:MAX_LIMIT]])
     return result
 
 

@@ -153,7 +153,9 @@ def _seed_items(datasource_id: int) -> dict[str, int]:
         }, actor=ACTOR)["id"]
         return ids[name]
 
-    item("Asset", "select", "/assets?owner=$currentUser.emailAddress", ASSET_OPTIONS)
+    item("Asset", "select", "/assets?owner=$currentUser.emailAddress", {**ASSET_OPTIONS, "details": [
+        {"name": "Serial", "template": "${row.serial}"}, {"name": "Type", "template": "${row.type}"},
+        {"name": "Owner", "template": "${row.owner}"}]})
     item("Asset search", "autocomplete", "/assets?q=$userInput", ASSET_OPTIONS)
     continent = item("Continent", "select", "/continents",
                      {"path": "$[*]", "value": "${row.code}", "label": "${row.name}"})

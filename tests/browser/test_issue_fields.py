@@ -118,7 +118,19 @@ def test_alice_picks_a_value_in_every_editor(page, demo, as_user, shot):
     expect(page.get_by_role("combobox", name="Asset search")).to_have_value("MacBook Pro 16 (C02YH4)")
     assert len(selected_labels(page.get_by_label("Related issues", exact=True))) == 2
     stored = page.request.get("/rest/api/2/issue/DEMO-1").json()["fields"]
-    assert stored[demo.field_key("Asset")] == {"value": "A-1001", "label": "MacBook Pro 14 (C02XK1)"}
+    assert stored[demo.field_key("Asset")] == {"value": "A-1001", "label": "MacBook Pro 14 (C02XK1)", "details": {
+        "Serial": "C02XK1", "Type": "Laptop", "Owner": "alice@example.com"}}
+    # The chosen asset's details show under it, and hide once another value is picked.
+    details = page.get_by_label("Details of MacBook Pro 14 (C02XK1)")
+    expect(details).to_be_visible()
+    expect(details.locator("dt")).to_have_text(["Serial", "Type", "Owner"])
+    expect(details.locator("dd")).to_have_text(["C02XK1", "Laptop", "alice@example.com"])
+    asset = page.get_by_label("Asset", exact=True)
+    other = asset.locator("option:not([value='']):not([value='A-1001'])").first.get_attribute("value")
+    asset.select_option(other)
+    expect(details).to_be_hidden()
+    asset.select_option("A-1001")
+    expect(details).to_be_visible()
     assert stored[demo.field_key("Country")] == {"value": "JP", "label": "Japan"}
     assert stored[demo.field_key("Asset search")] == {"value": "A-1041", "label": "MacBook Pro 16 (C02YH4)"}
     assert {v["value"] for v in stored[demo.field_key("Related issues")]} == {"OPS-5", "OPS-21"}

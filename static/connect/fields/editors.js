@@ -124,6 +124,11 @@ export class ConnectedField {
   }
 
   changed() {
+    // The stored value's details (server-rendered) describe that value only.
+    const current = this.values();
+    this.root.querySelectorAll("[data-details-of]").forEach((list) => {
+      list.hidden = current.indexOf(list.dataset.detailsOf) < 0;
+    });
     this.root.dispatchEvent(new CustomEvent("connect-change", { bubbles: false }));
   }
 }
