@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field as dataclass_field
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
@@ -17,9 +18,9 @@ from .jql import JqlError, parse
 from .jql.translate import search_statement
 from .auth import load_current_user
 from .db import session as db_session
-from .issue_service import apply_fields
+from .issue_service import apply_fields, create_issue
 from .models import Issue
-from .permissions import can_edit, issue_by_key, visible_projects
+from .permissions import can_create_in, can_edit, issue_by_key, project_by_key, visible_projects
 
 bp = Blueprint("issues", __name__)
 
@@ -69,6 +70,37 @@ def _connected_form_values(fields: list[dict]) -> dict:
     return values
 
 
+@dataclass
+class Submission:
+    """What an issue form's POST came to: the saved issue, or the errors, the status
+    and the connected values sent (shown again on the refused form)."""
+
+    saved: Issue | None = None
+    errors: dict = dataclass_field(default_factory=dict)
+    status: int = 200
+    submitted: dict = dataclass_field(default_factory=dict)
+
+
+def _submit(form: IssueForm, fields: list[dict], save) -> Submission:
+    """On POST, ``save(values)`` with the summary, description and the connected
+    values picked, in one transaction (all or nothing); on GET, nothing."""
+    if request.method != "POST":
+        return Submission()
+    submitted = _connected_form_values(fields)
+    if not form.validate_on_submit():
+        return Submission(None, {k: " ".join(v) for k, v in form.errors.items()}, 400, submitted)
+    try:
+        issue = save({"summary": form.summary.data, "description": form.description.data, **submitted})
+        db_session().commit()
+        return Submission(issue, {}, 200, submitted)
+    except ValidationError as exc:
+        db_session().rollback()
+        return Submission(None, exc.fields or {"form": exc.message}, 400, submitted)
+    except UpstreamError as exc:
+        db_session().rollback()
+        return Submission(None, {"form": f"Nothing was saved: {exc.message}"}, exc.status, submitted)
+
+
 @bp.route("/browse/<key>", methods=["GET", "POST"])
 @login_required
 def browse(key: str):
@@ -80,30 +112,36 @@ def browse(key: str):
         abort(403, f"You may not see {issue.key}: you are not a member of project {issue.project.key}.")
     fields = for_hosts.connected_fields(issue.project.key)
     form = IssueForm(obj=issue)
-    errors: dict[str, str] = {}
-    status = 200
-    submitted: dict = {}
+    done = _submit(form, fields, lambda values: apply_fields(issue, user, values) or issue)
+    if done.saved is not None:
+        flash(f"{issue.key} saved.")
+        return redirect(url_for("issues.browse", key=issue.key))
     if request.method == "POST":
-        submitted = _connected_form_values(fields)
-        if form.validate_on_submit():
-            try:
-                apply_fields(issue, user, {"summary": form.summary.data, "description": form.description.data,
-                                           **submitted})
-                db_session().commit()
-                flash(f"{issue.key} saved.")
-                return redirect(url_for("issues.browse", key=issue.key))
-            except ValidationError as exc:
-                db_session().rollback()
-                errors, status = exc.fields or {"form": exc.message}, 400
-            except UpstreamError as exc:
-                db_session().rollback()
-                errors, status = {"form": f"Nothing was saved: {exc.message}"}, exc.status
-        else:
-            errors, status = {k: " ".join(v) for k, v in form.errors.items()}, 400
-        issue = issue_by_key(key)
-    values = {**(issue.custom_fields or {}), **_as_snapshots(submitted)}
-    return render_template("browse.html", issue=issue, form=form, fields=fields, errors=errors,
-                           values=values), status
+        issue = issue_by_key(key)  # as stored, after the rollback
+    values = {**(issue.custom_fields or {}), **_as_snapshots(done.submitted)}
+    return render_template("browse.html", issue=issue, form=form, fields=fields, errors=done.errors,
+                           values=values), done.status
+
+
+@bp.route("/projects/<project_key>/create", methods=["GET", "POST"])
+@login_required
+def create(project_key: str):
+    """The create screen: summary, description and the project's connected fields,
+    whose options load with ``project=`` (there is no issue yet)."""
+    user = load_current_user()
+    project = project_by_key(project_key)
+    if project is None:
+        abort(404, f"There is no project {project_key}.")
+    if not can_create_in(user, project):
+        abort(403, f"You may not create issues in {project.key}: you are not a member of the project.")
+    fields = for_hosts.connected_fields(project.key)
+    form = IssueForm()
+    done = _submit(form, fields, lambda values: create_issue(project, user, values))
+    if done.saved is not None:
+        flash(f"{done.saved.key} created.")
+        return redirect(url_for("issues.browse", key=done.saved.key))
+    return render_template("create.html", project=project, form=form, fields=fields, errors=done.errors,
+                           values=_as_snapshots(done.submitted)), done.status
 
 
 def _as_snapshots(submitted: dict) -> dict:

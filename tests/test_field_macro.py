@@ -100,6 +100,20 @@ def test_the_page_names_its_own_inputs_for_the_script(app):
     assert 'data-form-fields="summary description"' in html
 
 
+def test_a_create_screen_names_its_project_for_the_script(app):
+    """No issue yet: the macro hands the project to fields.js, which asks for options
+    with project= (the right checked is creating issues there)."""
+    with app.test_request_context():
+        html = render_template_string(
+            '{% from "connect/fields.html" import connected_field %}'
+            '{{ connected_field(field, None, None, project_key="DEMO") }}', field=field("select"))
+        editing = render_template_string(
+            '{% from "connect/fields.html" import connected_field %}'
+            '{{ connected_field(field, None, "DEMO-1", project_key="DEMO") }}', field=field("select"))
+    assert 'data-issue=""' in html and 'data-project="DEMO"' in html
+    assert 'data-issue="DEMO-1"' in editing and 'data-project=""' in editing  # the issue names its project
+
+
 def test_the_script_hard_codes_no_host_field_name():
     from pathlib import Path
     static = Path(__file__).resolve().parents[1] / "static" / "connect"

@@ -50,6 +50,8 @@ ACCESS: dict[tuple[str, str], dict[str, str]] = {
     ("issues.index", "GET"): USER_PAGE,  # lists only the issues the user may see
     ("issues.browse", "GET"): ISSUE_PAGE,
     ("issues.browse", "POST"): ISSUE_PAGE,
+    ("issues.create", "GET"): ISSUE_PAGE,  # the create screen of DEMO: its members and admins
+    ("issues.create", "POST"): ISSUE_PAGE,
     ("rest.myself", "GET"): USER_API,
     ("rest.post_project", "POST"): ADMIN_API,
     ("rest.post_issue", "POST"): ISSUE_API,  # in a project the user is a member of

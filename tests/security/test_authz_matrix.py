@@ -63,7 +63,7 @@ def _path(world, endpoint: str, method: str, rule: str) -> str:
         values["item_id"] = world.new_item(f"Doomed {n}") if destructive else world.item_id
     path = rule.replace("<int:datasource_id>", str(values.get("datasource_id", "")))
     path = path.replace("<int:item_id>", str(values.get("item_id", "")))
-    path = path.replace("<key>", world.issue_key).replace("<type_name>", "rest")
+    path = path.replace("<key>", world.issue_key).replace("<type_name>", "rest").replace("<project_key>", "DEMO")
     path = path.replace("<path:filename>", STATIC_FILES.get(endpoint, ""))
     assert "<" not in path, f"{rule}: add a value for its converter in test_authz_matrix._path"
     if endpoint == "connect.item_options":
@@ -89,6 +89,7 @@ def _body(world, endpoint: str) -> dict:
     form_bodies = {
         "auth.login": {},
         "issues.browse": {"summary": "Laptop for Alice", "description": ""},
+        "issues.create": {"summary": f"Created {n}", "description": ""},
         "connect.datasource_new_type": {"step": "name", "name": ""},
         "connect.datasource_detail": {"name": ""},
         "connect.item_new": {"name": ""},

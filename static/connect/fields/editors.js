@@ -41,6 +41,7 @@ export class ConnectedField {
     this.key = root.dataset.fieldKey;
     this.editor = root.dataset.editor;
     this.issue = root.dataset.issue || "";
+    this.project = root.dataset.project || "";  // a create screen's project (no issue yet)
     this.dependsOn = words(root.dataset.dependsOn);
     this.formFields = words(root.dataset.formFields);
     this.usesUserInput = root.dataset.usesUserInput === "true";
@@ -63,6 +64,7 @@ export class ConnectedField {
   params(extra) {
     const params = new URLSearchParams();
     if (this.issue) params.set("issue", this.issue);
+    else if (this.project) params.set("project", this.project);
     params.set("limit", String((extra && extra.limit) || LIMIT));
     this.dependsOn.forEach((dep) => {
       const other = this.fields.get(dep);
