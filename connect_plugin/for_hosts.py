@@ -3,6 +3,7 @@
 
 * the connected fields of a project's issues, and setting connected values on an
   issue (checked, then stored through the host adapter);
+* the refresh of stored values (``refresh_stored_values``), for a host's CLI;
 * provisioning datasources and items from code (a host's demo or set-up script),
   through the same services and rules as the admin API, each call one transaction;
 * the CSRF rule (``needs_csrf_token``), so host and plugin ask for the token alike;
@@ -22,6 +23,7 @@ from . import named_records
 from .connected_items import field_values
 from .connected_items.catalogue import field_key, item_id_of
 from .csrf_policy import needs_token as needs_csrf_token
+from .connected_items import refresh
 from .connected_items import service as item_service
 from .datasources import service as datasource_service
 from .db import NAMING, Database, end_read
@@ -34,7 +36,7 @@ from .timestamps import iso_utc
 __all__ = [
     "NAMING", "Database", "clear_datasource_cache", "connected_fields", "create_datasource", "create_item",
     "end_read", "field_key", "find_datasource", "is_connected_field", "iso_utc", "item_ids", "needs_csrf_token",
-    "run_online", "set_connected_fields", "update_datasource",
+    "refresh_stored_values", "run_online", "set_connected_fields", "update_datasource",
 ]
 
 
@@ -58,6 +60,19 @@ def set_connected_fields(issue: HostIssue, fields: Mapping[str, Any], user: Host
     for name, snapshot in snapshots.items():
         st.host.store_connected_value(issue.key, item_id_of(name), snapshot)
     return snapshots
+
+
+def refresh_stored_values(item_id: int | None = None, *, actor: str, dry_run: bool = False,
+                          progress: refresh.Progress | None = None) -> refresh.Summary:
+    """Re-check every stored value of one item (or of every item) against its
+    datasource and update the snapshots that changed (:mod:`.connected_items.refresh`).
+    ``progress(item, issues)`` is called as batches are done. Raises NotFound for an
+    unknown item."""
+    db = session()
+    items = [item_service.get(db, item_id)] if item_id is not None else item_service.list_all(db)
+    summary = refresh.refresh_items(state(), db, items, actor=actor, dry_run=dry_run, progress=progress)
+    db.commit()
+    return summary
 
 
 def find_datasource(name: str) -> dict[str, Any] | None:

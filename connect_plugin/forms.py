@@ -248,6 +248,12 @@ class TesterForm(FlaskForm):
     q = StringField("Search text ($userInput)", id="tester-q")
 
 
+class RefreshForm(FlaskForm):
+    """The item page's "Refresh stored values" button."""
+
+    dry_run = BooleanField("Dry run: count what would change, write nothing", id="refresh-dry-run")
+
+
 # --- both --------------------------------------------------------------------------
 
 

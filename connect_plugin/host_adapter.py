@@ -64,6 +64,18 @@ class HostAdapter(Protocol):
     def store_connected_value(self, issue_key: str, item_id: int, snapshot: Any) -> None:
         """Persist a connected field's value snapshot on the issue."""
 
+    def issues_with_connected_value(self, item_id: int, *, after: str | None, limit: int) -> list[HostIssue]:
+        """Up to ``limit`` issues that hold a value of the item (``connected_item_<id>``
+        not empty), ordered by issue key, starting after the key ``after`` (None: from
+        the first). The refresh of stored values reads them batch by batch this way,
+        so no host has to load every issue at once."""
+
+    def store_refreshed_values(self, item_id: int, changes: list[tuple[str, Any, Any]]) -> set[str]:
+        """Write refreshed snapshots in one transaction (committed when it returns).
+        Each change is ``(issue_key, snapshot_read, new_snapshot)``; an issue whose
+        stored snapshot is no longer ``snapshot_read`` (someone changed it meanwhile)
+        is left alone. Returns the keys of the issues written."""
+
     def request_uses_basic_auth(self) -> bool:
         """True when the current request authenticated with HTTP Basic credentials,
         which carry no CSRF token (as with Jira's REST API)."""

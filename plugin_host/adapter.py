@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, url_for
+from sqlalchemy import select
 from sqlalchemy.orm.attributes import flag_modified
 
 from connect_plugin.for_hosts import end_read, field_key
@@ -91,6 +92,39 @@ class ReferenceHostAdapter:
         fields[field_key(item_id)] = snapshot
         issue.custom_fields = fields
         flag_modified(issue, "custom_fields")
+
+    def issues_with_connected_value(self, item_id: int, *, after: str | None, limit: int) -> list[HostIssue]:
+        """Filtered and paged in the database (keyset on the unique key), so a refresh
+        never loads every issue. As text, a missing key and a JSON null are both NULL
+        on SQLite and PostgreSQL alike; an empty value or list is left out too."""
+        stored = Issue.custom_fields[field_key(item_id)].as_string()
+        query = (select(Issue).where(stored.is_not(None), stored.not_in(["", "[]"]))
+                 .order_by(Issue.key).limit(limit))
+        if after is not None:
+            query = query.where(Issue.key > after)
+        db = db_session()
+        found = [to_host_issue(issue) for issue in db.scalars(query)]
+        end_read(db)
+        return found
+
+    def store_refreshed_values(self, item_id: int, changes: list[tuple[str, Any, Any]]) -> set[str]:
+        db = db_session()
+        key = field_key(item_id)
+        written = set()
+        try:
+            for issue_key, read, fresh in changes:
+                issue = db.scalar(select(Issue).where(Issue.key == issue_key))
+                if issue is None or (issue.custom_fields or {}).get(key) != read:
+                    continue  # gone, or changed by someone since it was read
+                issue.custom_fields = {**issue.custom_fields, key: fresh}
+                flag_modified(issue, "custom_fields")
+                written.add(issue_key)
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+        g.pop("host_issues", None)  # the issues looked up earlier in this request are stale now
+        return written
 
     def request_uses_basic_auth(self) -> bool:
         return uses_basic_auth()

@@ -1,6 +1,7 @@
 """``connect-host``: a Flask CLI group over the reference host.
 
-``db upgrade`` and ``users create`` are the host's; ``secrets rotate`` and ``cache
+``db upgrade``, ``users create`` and ``items refresh`` are the host's (the last calls
+the plugin's ``for_hosts.refresh_stored_values``); ``secrets rotate`` and ``cache
 clear`` come from the plugin's own ``init_app``.
 """
 
@@ -14,6 +15,7 @@ from flask.cli import FlaskGroup, with_appcontext
 def register_commands(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(users_group)
+    app.cli.add_command(items_group)
 
 
 @click.group("db", help="Database commands.")
@@ -63,6 +65,49 @@ def users_create(name, password, admin, email, display_name):
     user.display_name = display_name or user.display_name or name
     db.commit()
     click.echo(f"{'Created' if created else 'Updated'} user {name}{' (admin)' if user.is_admin else ''}.")
+
+
+@click.group("items", help="Connected items and the values stored on issues.")
+def items_group():
+    pass
+
+
+@items_group.command("refresh", help="Re-read the label (and details) of every stored connected value from its "
+                                     "datasource and update the snapshots that changed. A value no longer "
+                                     "offered is kept and counted.")
+@click.option("--item", "item_id", type=int, default=None, help="Only this connected item's values.")
+@click.option("--dry-run", is_flag=True, help="Count what would change; write nothing.")
+@with_appcontext
+def items_refresh(item_id, dry_run):
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from connect_plugin.errors import ConnectError
+    from connect_plugin.for_hosts import refresh_stored_values
+
+    # Progress goes to stderr, so stdout holds only the summary line for scripts.
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               TextColumn("{task.completed} issues"), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        tasks: dict[int, int] = {}  # item id -> task id
+        done: dict[int, int] = {}  # task id -> issues done
+
+        def progress(item, issues: int) -> None:
+            if item.id not in tasks:
+                tasks[item.id] = bar.add_task(item.name, total=None)
+            task = tasks[item.id]
+            done[task] = done.get(task, 0) + issues
+            bar.advance(task, issues)
+
+        try:
+            summary = refresh_stored_values(item_id, actor="cli", dry_run=dry_run, progress=progress)
+        except ConnectError as exc:
+            raise click.ClickException(exc.message) from None
+        for task, issues in done.items():
+            bar.update(task, total=issues)  # an item's bar ends full
+    if dry_run:
+        click.echo("Dry run: nothing was written.")
+    click.echo(summary.line())
 
 
 def _create_app(*_args, **_kwargs):

@@ -248,6 +248,22 @@ class FakeHost:
     def store_connected_value(self, issue_key: str, item_id: int, snapshot) -> None:
         self.stored.append((issue_key, item_id, snapshot))
 
+    def issues_with_connected_value(self, item_id: int, *, after, limit: int):
+        field = f"connected_item_{item_id}"
+        keys = sorted(k for k, issue in self.issues.items() if issue.fields.get(field) not in (None, "", []))
+        return [self.issues[k] for k in keys if after is None or k > after][:limit]
+
+    def store_refreshed_values(self, item_id: int, changes) -> set[str]:
+        from dataclasses import replace
+
+        field, written = f"connected_item_{item_id}", set()
+        for key, read, fresh in changes:
+            if self.issues[key].fields.get(field) == read:
+                self.issues[key] = replace(self.issues[key], fields={**self.issues[key].fields, field: fresh})
+                self.stored.append((key, item_id, fresh))
+                written.add(key)
+        return written
+
     def request_uses_basic_auth(self) -> bool:
         return True
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from sqlalchemy.orm import Session
 
+from ..caching.response_cache import CachedAnswer
 from ..errors import MissingDependency, ValidationError
 from ..host_adapter import HostIssue, HostUser
 from ..models import ConnectedItem, valid_id
@@ -40,6 +41,21 @@ def _as_values(item: ConnectedItem, raw: Any) -> list[str]:
         raise ValidationError("Some fields are not valid.",
                               {item.field_key: f"{item.name} takes one value, not a list."})
     return list(dict.fromkeys(values))
+
+
+def user_input_for(item: ConnectedItem, value: str) -> str | None:
+    """An ``autocomplete`` item is searched with the value itself as ``$userInput``."""
+    return value if item.editor == "autocomplete" else None
+
+
+def offered_snapshot(answer: CachedAnswer, value: str) -> dict[str, Any] | None:
+    """The snapshot stored for ``value``: what the answer offers for it, whole, or None
+    when it is not offered. Setting a value (PUT) and the refresh of stored values
+    both build snapshots here, so a snapshot always has the same shape."""
+    for option in answer.options:
+        if option[0] == value:
+            return option_json(option)  # value, label (and details) as offered
+    return None
 
 
 def resolve(state: "ConnectState", session: Session, *, issue: HostIssue, user: HostUser,
@@ -78,27 +94,27 @@ def resolve(state: "ConnectState", session: Session, *, issue: HostIssue, user: 
         if not values:
             snapshots[name] = [] if item.multi else None
             continue
-        labels: dict[str, dict[str, Any]] = {}  # value -> its snapshot
+        chosen: dict[str, dict[str, Any]] = {}  # value -> its snapshot
         for value in values:
-            user_input = value if item.editor == "autocomplete" else None
             try:
-                evaluated = evaluate_item(session, item, issue=issue, user=user, deps=deps, user_input=user_input)
+                evaluated = evaluate_item(session, item, issue=issue, user=user, deps=deps,
+                                          user_input=user_input_for(item, value))
             except MissingDependency as exc:
                 raise ValidationError("Some fields are not valid.", {name: exc.message}) from None
             answer, _cached = cached_options(state, evaluated)
-            offered = {option[0]: option for option in answer.options}
-            if value not in offered:
+            found = offered_snapshot(answer, value)
+            if found is None:
                 shown = value if len(value) <= 80 else value[:77] + "..."
                 errors[name] = f"{shown!r} is not one of the options of {item.name}."
                 break
-            labels[value] = option_json(offered[value])
+            chosen[value] = found
         if name in errors:
             continue
-        snapshot = [labels[v] for v in values]  # value, label (and details) as offered
+        snapshot = [chosen[v] for v in values]
         snapshots[name] = snapshot if item.multi else snapshot[0]
     if errors:
         raise ValidationError("Some fields are not valid.", errors)
     return snapshots
 
 
-__all__ = ["MAX_LIMIT", "resolve"]
+__all__ = ["MAX_LIMIT", "offered_snapshot", "resolve", "user_input_for"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from .. import forms
+from ..connected_items import refresh as refresh_service
 from ..connected_items import tester as item_tester
 from ..connected_items.catalogue import field_key
 from ..connected_items import service as item_service
@@ -31,7 +32,7 @@ def _dependencies(data: dict) -> list[dict]:
 
 
 def _render_form(form, item=None, errors=None, other=None, status=200, tester=None, tester_form=None,
-                 tester_errors=None):
+                 tester_errors=None, refreshed=None):
     data = item_service.serialize(item) if item is not None else None
     deps = _dependencies(data) if data else []
     return render_template(
@@ -39,6 +40,7 @@ def _render_form(form, item=None, errors=None, other=None, status=200, tester=No
         variables=forms.QUERY_VARIABLES, has_datasources=len(form.datasource_id.choices) > 1,
         tester=tester, tester_form=tester_form or forms.TesterForm(formdata=None), tester_errors=tester_errors or {},
         tester_deps=deps, tester_values=request.form if tester is not None or tester_errors else {},
+        refresh_form=forms.RefreshForm(formdata=None), refreshed=refreshed,
     ), status
 
 
@@ -108,6 +110,18 @@ def item_test(item_id: int):
 
 
 @page_admin
+def item_refresh(item_id: int):
+    """"Refresh stored values": the summary is shown on the item's page."""
+    db = session()
+    item = item_service.get(db, item_id)
+    dry_run = forms.RefreshForm().dry_run.data
+    summary = refresh_service.refresh_item(state(), db, item, actor=actor(), dry_run=dry_run)
+    db.commit()
+    form = forms.item_form(_datasource_choices(), item_service.serialize(item), from_request=False)
+    return _render_form(form, item, refreshed={"summary": summary.line(), "dry_run": dry_run})
+
+
+@page_admin
 def item_delete(item_id: int):
     item = item_service.get(session(), item_id)
     return confirm_delete(item, kind="connected item", delete=item_service.delete,
@@ -120,4 +134,5 @@ def register(bp: Blueprint) -> None:
     rule("/admin/items/new", "item_new", item_new, methods=["GET", "POST"])
     rule("/admin/items/<int:item_id>", "item_detail", item_detail, methods=["GET", "POST"])
     rule("/admin/items/<int:item_id>/test", "item_test", item_test, methods=["POST"])
+    rule("/admin/items/<int:item_id>/refresh", "item_refresh", item_refresh, methods=["POST"])
     rule("/admin/items/<int:item_id>/delete", "item_delete", item_delete, methods=["GET", "POST"])

@@ -7,6 +7,7 @@ from flask import Blueprint, jsonify, request
 from ..connected_items import access
 from ..connected_items import options as options_service
 from ..connected_items import read_model
+from ..connected_items import refresh as refresh_service
 from ..connected_items import tester as item_tester
 from ..connected_items import service as service
 from ..errors import MissingDependency, ValidationError
@@ -107,6 +108,26 @@ def test_item(item_id: int):
     return jsonify(result)
 
 
+def flag_arg(name: str) -> bool:
+    """A yes/no query parameter: ``1``/``true``/``yes`` or ``0``/``false``/``no`` (absent: no)."""
+    raw = request.args.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise ValidationError(f"{name} must be 1 or 0.", {name: f"{name} must be 1 or 0."})
+
+
+@api_admin
+def refresh_item(item_id: int):
+    """Re-check the item's stored values (connected_items/refresh.py)."""
+    db = session()
+    item = service.get(db, item_id)
+    summary = refresh_service.refresh_item(state(), db, item, actor=actor(), dry_run=flag_arg("dry_run"))
+    db.commit()
+    return jsonify(summary.as_json())
+
+
 def register(bp: Blueprint) -> None:
     rule = bp.add_url_rule
     rule("/api/items", view_func=list_items, methods=["GET"])
@@ -116,3 +137,4 @@ def register(bp: Blueprint) -> None:
     rule("/api/items/<int:item_id>", view_func=delete_item, methods=["DELETE"])
     rule("/api/items/<int:item_id>/options", view_func=item_options, methods=["GET"])
     rule("/api/items/<int:item_id>/test", view_func=test_item, methods=["POST"])
+    rule("/api/items/<int:item_id>/refresh", view_func=refresh_item, methods=["POST"])

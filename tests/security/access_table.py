@@ -77,6 +77,7 @@ ACCESS: dict[tuple[str, str], dict[str, str]] = {
     (P + "patch_item", "PATCH"): ADMIN_API,
     (P + "delete_item", "DELETE"): ADMIN_API,
     (P + "test_item", "POST"): ADMIN_API,
+    (P + "refresh_item", "POST"): ADMIN_API,
     (P + "item_options", "GET"): ISSUE_API,  # called with issue=DEMO-1; OPTIONS_CASES below for the rest
     (P + "metrics", "GET"): ADMIN_API,  # or with the metrics token (tests/test_metrics.py)
     # --- the plugin's admin pages -----------------------------------------------------
@@ -96,6 +97,7 @@ ACCESS: dict[tuple[str, str], dict[str, str]] = {
     (P + "item_detail", "GET"): ADMIN_PAGE,
     (P + "item_detail", "POST"): ADMIN_PAGE,
     (P + "item_test", "POST"): ADMIN_PAGE,
+    (P + "item_refresh", "POST"): ADMIN_PAGE,
     (P + "item_delete", "GET"): ADMIN_PAGE,
     (P + "item_delete", "POST"): ADMIN_PAGE,
     (P + "audit_log", "GET"): ADMIN_PAGE,
