@@ -13,6 +13,7 @@ from pathlib import Path
 
 from flask import Blueprint, Flask
 
+from .auth_modes.tokens import TokenCache
 from .caching.call_limiter import CallLimiter
 from .caching.response_cache import ResponseCache
 from .cli import register_commands
@@ -57,7 +58,7 @@ class ConnectPlugin:
             manifest=manifest, host=host, db=Database(database_url), box=box, policy=policy,
             client=OutboundClient(policy), cache=cache,
             limiter=CallLimiter(app.config["CONNECT_BUSY_WAIT_SECONDS"], on_reject=metrics.rejected),
-            metrics=metrics,
+            metrics=metrics, tokens=TokenCache(),
         )
         app.teardown_appcontext(close_session)
         app.register_blueprint(self.make_blueprint(manifest))

@@ -94,6 +94,7 @@ def update_datasource(datasource_id: int, patch: Mapping[str, Any], *, actor: st
     datasource = datasource_service.update(db, datasource_service.get(db, datasource_id), dict(patch),
                                            box=state().box, policy=state().policy, actor=actor)
     db.commit()
+    state().tokens.drop_datasource(datasource_id)
     return datasource_service.serialize(datasource, state().box)
 
 

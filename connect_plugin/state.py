@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from flask import current_app, g
 from sqlalchemy.orm import Session
 
+from .auth_modes.tokens import TokenCache
 from .caching.call_limiter import CallLimiter
 from .caching.response_cache import ResponseCache
 from .db import Database
@@ -37,6 +38,7 @@ class ConnectState:
     cache: ResponseCache
     limiter: CallLimiter
     metrics: ConnectMetrics
+    tokens: TokenCache  # access tokens auth modes fetched, per credential
 
     def redact_url(self, url: str) -> str:
         return redact_known(url)

@@ -139,6 +139,23 @@ def test_oauth2_client_secret_post_sends_credentials_in_the_body(people, upstrea
     assert "client_id=connect-app" in body and "client_secret=cs-000-secret" in body and "scope=assets.read" in body
 
 
+@pytest.mark.parametrize("status", [302, 307, 308])
+def test_oauth2_token_endpoint_redirects_are_never_followed(people, upstream, status):
+    """A 307/308 would re-send the client_secret_post form to wherever it points."""
+    from tests.support.https_servers import HTTPSServer, Reply
+
+    with HTTPSServer(upstream.ca, {"/steal": Json({"access_token": "stolen", "token_type": "bearer"})}) as thief:
+        upstream.route("/token", Reply(status, {"Location": thief.url("/steal")}))
+        client = people.test_client()
+        auth = dict(GOOD["oauth2"], token_url=upstream.url("/token"), client_auth="client_secret_post")
+        ds = make_datasource(client, upstream.url("/api"), auth=auth, health_check_url=upstream.url("/health"))
+        result = client.post(f"/plugins/connect/api/datasources/{ds['id']}/test", headers=ADMIN).json
+        assert thief.requests == []
+    assert result["ok"] is False
+    assert result["error"] == (f"Assets API (token endpoint): the answer is a redirect ({status}) to "
+                               f"{thief.url('/steal')}, which is not followed here")
+
+
 def test_oauth2_token_endpoint_refusal_is_a_clear_failure(people, upstream):
     checking_api(upstream)
     client = people.test_client()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from ..errors import ValidationError
 from ..field_spec import FieldSpec
+from .tokens import TokenCache
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..outbound import OutboundClient
@@ -30,13 +31,16 @@ def auth_field(name: str, label: str, **options: Any) -> FieldSpec:
 @dataclass
 class AuthContext:
     """What a mode may use while preparing a call: the shared outbound client (for
-    OAuth2's token endpoint), the datasource's display name and its time limit, and a
-    key under which per-datasource state such as tokens is cached."""
+    OAuth2's token endpoint), the datasource's display name and its time limit, the
+    app's token cache, which datasource calls, and the origin its API calls go to
+    (part of a token's key: a token is for one API)."""
 
     client: "OutboundClient"
     source: str
     timeout_seconds: float
-    cache_key: tuple
+    tokens: TokenCache
+    datasource_id: int
+    api_origin: str
 
 
 @dataclass

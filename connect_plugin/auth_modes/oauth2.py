@@ -7,51 +7,15 @@ expires, and fetched again once when the API answers 401.
 
 from __future__ import annotations
 
-import threading
-import time
+import hashlib
 from typing import Any
 
 from ..errors import UpstreamError
 from .base import AuthContext, AuthMode, Credentials, auth_field
 from .basic import basic_header
 
-# A token is used until this many seconds before it expires (or a tenth of its
-# lifetime for short-lived tokens), so a call never starts with a token about to lapse.
-EXPIRY_MARGIN_SECONDS = 30
 # When the server gives no expires_in, keep the token this long (or until a 401).
 DEFAULT_LIFETIME_SECONDS = 300
-
-
-class TokenCache:
-    """Access tokens per datasource configuration, in this process."""
-
-    def __init__(self) -> None:
-        self._tokens: dict[tuple, tuple[str, float]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> str | None:
-        with self._lock:
-            entry = self._tokens.get(key)
-            if entry and entry[1] > time.monotonic():
-                return entry[0]
-            self._tokens.pop(key, None)
-            return None
-
-    def put(self, key: tuple, token: str, lifetime: float) -> None:
-        margin = min(EXPIRY_MARGIN_SECONDS, lifetime / 10)
-        with self._lock:
-            self._tokens[key] = (token, time.monotonic() + max(lifetime - margin, 0))
-
-    def drop(self, key: tuple) -> None:
-        with self._lock:
-            self._tokens.pop(key, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._tokens.clear()
-
-
-TOKENS = TokenCache()
 
 
 class OAuth2ClientCredentials(AuthMode):
@@ -68,9 +32,6 @@ class OAuth2ClientCredentials(AuthMode):
                   default="client_secret_basic"),
     )
 
-    def __init__(self, tokens: TokenCache = TOKENS):
-        self.tokens = tokens
-
     def check(self, plain, secrets):
         # token_url is an https_url field: AuthMode.validate has applied the save-time URL rules.
         if ":" in plain.get("client_id", "") and plain.get("client_auth") == "client_secret_basic":
@@ -78,15 +39,23 @@ class OAuth2ClientCredentials(AuthMode):
         return {}
 
     def credentials(self, plain, secrets, ctx: AuthContext) -> Credentials:
-        token = self.tokens.get(ctx.cache_key)
+        key = self.token_key(plain, secrets, ctx)
+        token = ctx.tokens.get(key)
         if token is None:
             token, lifetime = self.fetch_token(plain, secrets, ctx)
-            self.tokens.put(ctx.cache_key, token, lifetime)
+            ctx.tokens.put(key, token, lifetime, datasource_id=ctx.datasource_id)
         return Credentials(headers={"Authorization": f"Bearer {token}"})
 
     def forget(self, ctx: AuthContext) -> bool:
-        self.tokens.drop(ctx.cache_key)
+        ctx.tokens.drop_datasource(ctx.datasource_id)
         return True
+
+    @staticmethod
+    def token_key(plain, secrets, ctx: AuthContext) -> tuple:
+        """Everything that defines the credential, and where its token goes."""
+        secret_hash = hashlib.sha256(secrets.get("client_secret", "").encode("utf-8", "surrogatepass")).hexdigest()
+        return ("oauth2_client_credentials", ctx.api_origin, plain.get("token_url"), plain.get("client_id"),
+                plain.get("scope") or "", plain.get("client_auth", "client_secret_basic"), secret_hash)
 
     def fetch_token(self, plain, secrets, ctx: AuthContext) -> tuple[str, float]:
         from ..outbound import raise_for_status
@@ -111,6 +80,7 @@ class OAuth2ClientCredentials(AuthMode):
         response = ctx.client.request(
             "POST", plain["token_url"], source=source, timeout_seconds=ctx.timeout_seconds,
             headers=headers, data=form, auth_headers=auth_headers, secrets=tuple(secret_values),
+            follow_redirects=False,  # a redirect could carry the client secret elsewhere
         )
         raise_for_status(response, source)
         body = response.json()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
+from urllib.parse import urlsplit
 
 from ..auth_modes import AUTH_MODES, AuthMode
 from ..errors import ValidationError
@@ -49,6 +50,13 @@ class DatasourceType:
     def url_for(cls, config: dict[str, Any], relative: str) -> str:
         """The URL a connected item's evaluated query calls."""
         raise NotImplementedError
+
+    @classmethod
+    def api_origin(cls, config: dict[str, Any]) -> str:
+        """Where the datasource's calls go (``https://host:port``): a credential's
+        token is kept for one origin."""
+        parts = urlsplit(cls.url_for(config, "/"))
+        return f"{parts.scheme}://{parts.netloc}".lower()
 
     @classmethod
     def health_check_url(cls, config: dict[str, Any]) -> str:
@@ -112,8 +120,6 @@ class DatasourceType:
                     errors.update(exc.fields)
                     continue
             elif spec.kind == "url":
-                from urllib.parse import urlsplit
-
                 parts = urlsplit(value)
                 if parts.scheme not in ("http", "https") or not parts.netloc:
                     errors[key] = f"{spec.label} must be a full http:// or https:// address."

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..auth_modes import AUTH_MODES, AuthContext
+from ..auth_modes.tokens import TokenCache
 from ..caching.call_limiter import CallLimiter
 from ..errors import SecretUnreadable, UpstreamError
 from ..models import Datasource
@@ -46,7 +47,7 @@ class Connector:
     """Calls one datasource with its stored settings and decrypted secrets."""
 
     def __init__(self, datasource: Datasource, secrets: dict[str, str], *, client: OutboundClient,
-                 limiter: CallLimiter):
+                 limiter: CallLimiter, tokens: TokenCache):
         self.datasource = datasource
         self.secrets = secrets
         self.client = client
@@ -57,7 +58,7 @@ class Connector:
         self.limits = self.type.limits(datasource.config)
         self.context = AuthContext(
             client=client, source=self.source, timeout_seconds=self.limits.timeout_seconds,
-            cache_key=(datasource.id, datasource.version, datasource.auth_mode),
+            tokens=tokens, datasource_id=datasource.id, api_origin=self.type.api_origin(datasource.config),
         )
 
     @classmethod
@@ -65,7 +66,7 @@ class Connector:
         """The app's connector for ``datasource``. Raises SecretUnreadable (naming
         the datasource) when a stored secret cannot be opened."""
         return cls(datasource, decrypt_secrets(datasource, state.box), client=state.client,
-                   limiter=state.limiter)
+                   limiter=state.limiter, tokens=state.tokens)
 
     def get(self, url: str) -> UpstreamResponse:
         """GET an absolute URL of this datasource; non-2xx answers raise

@@ -75,6 +75,7 @@ class _Walk:
     auth_headers: dict[str, str]
     visited: set[str] = field(default_factory=set)
     redirects: int = 0
+    follow: bool = True
 
 
 class OutboundClient:
@@ -122,8 +123,12 @@ class OutboundClient:
         auth_headers: Mapping[str, str] | None = None,
         auth_params: Mapping[str, Any] | None = None,
         secrets: Iterable[str] = (),
+        follow_redirects: bool = True,
     ) -> UpstreamResponse:
         """Call ``url`` and return the answer, whatever its status.
+
+        ``follow_redirects=False`` refuses any redirect (token endpoints: a
+        credential exchange answers itself or fails).
 
         Raises a subclass of :class:`connect_plugin.errors.UpstreamError` when no
         usable answer arrives (blocked address, TLS, timeout, size, redirects...).
@@ -143,6 +148,7 @@ class OutboundClient:
         try:
             hop, walk = self._first_hop(call, method.upper(), url, params, data, dict(headers or {}),
                                         auth_headers, auth_params)
+            walk.follow = follow_redirects
             return self._walk(call, hop, walk)
         except ConnectError as exc:
             logger.debug("%s", call.redactor.redact(exc.message))
@@ -227,16 +233,22 @@ class OutboundClient:
     def _next_hop(self, call: Call, hop: _Hop, walk: _Walk, response: requests.Response) -> _Hop | None:
         """Where a redirect leads, or ``None`` when this answer is the answer.
 
-        The rules, in order: at most ``max_redirects`` hops; the target is an
-        HTTPS URL like the first one; auth params are set again on the first
-        origin and stripped anywhere else; no URL is visited twice; 303 (and
-        301/302 after a POST) continue as a GET without the body."""
+        The rules, in order: a call that follows no redirect refuses it; at most
+        ``max_redirects`` hops; the target is an HTTPS URL like the first one; auth
+        params are set again on the first origin and stripped anywhere else; no URL
+        is visited twice; 303 (and 301/302 after a POST) continue as a GET without
+        the body; a body never goes to another origin (it may hold a secret, as a
+        ``client_secret_post`` form does), so such a redirect is refused."""
         status = response.status_code
         location = response.headers.get("Location")
         if status not in REDIRECT_STATUSES or not location:
             return None
         target = urljoin(hop.url, location.strip())
         shown_next = self._redact_url(call, target, walk.secret_params)
+        if not walk.follow:
+            raise TooManyRedirects(
+                f"{call.source}: the answer is a redirect ({status}) to {shown_next}, which is not followed here"
+            )
         if walk.redirects >= call.policy.max_redirects:
             raise TooManyRedirects(
                 f"{call.source}: more than {call.policy.max_redirects} redirects "
@@ -257,6 +269,11 @@ class OutboundClient:
         if status == 303 and hop.method != "HEAD" or status in (301, 302) and hop.method == "POST":
             headers = {k: v for k, v in hop.headers.items() if k.lower() not in BODY_HEADERS}
             return _Hop(method="GET", url=next_url, body=None, headers=headers)
+        if hop.body not in (None, b"", "", {}) and urls.origin(next_url) != walk.origin:
+            raise TooManyRedirects(
+                f"{call.source}: a redirect ({status}) to another origin ({shown_next}) would send the request "
+                "body there; it was refused"
+            )
         return _Hop(method=hop.method, url=next_url, body=hop.body, headers=hop.headers)
 
     def _answer(self, call: Call, hop: _Hop, walk: _Walk, response: requests.Response,

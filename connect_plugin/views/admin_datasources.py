@@ -127,6 +127,7 @@ def datasource_detail(datasource_id: int):
         errors, other = _form_errors(exc, type_cls, form)
         return _render_detail(service.get(db, datasource_id), form, errors, other, 400)
     db.commit()
+    state().tokens.drop_datasource(datasource.id)
     flash(f"Datasource {datasource.name} saved.")
     return redirect(url_for(".datasource_detail", datasource_id=datasource.id))
 
@@ -150,9 +151,14 @@ def datasource_cache_clear(datasource_id: int):
 @page_admin
 def datasource_delete(datasource_id: int):
     datasource = service.get(session(), datasource_id)
-    return confirm_delete(datasource, kind="datasource", delete=service.delete,
+    return confirm_delete(datasource, kind="datasource", delete=_delete,
                           cancel_url=url_for(".datasource_detail", datasource_id=datasource.id),
                           done_url=url_for(".datasources_list"))
+
+
+def _delete(db, datasource, *, actor: str) -> None:
+    service.delete(db, datasource, actor=actor)
+    state().tokens.drop_datasource(datasource.id)
 
 
 def _form_errors(exc: ValidationError, type_cls, form) -> tuple[dict[str, str], list[str]]:

@@ -42,6 +42,7 @@ def patch_datasource(datasource_id: int):
     datasource = service.update(db, service.get(db, datasource_id), json_body(), box=state().box,
                                 policy=state().policy, actor=actor())
     db.commit()
+    state().tokens.drop_datasource(datasource.id)
     return jsonify(service.serialize(datasource, state().box))
 
 
@@ -50,6 +51,7 @@ def delete_datasource(datasource_id: int):
     db = session()
     service.delete(db, service.get(db, datasource_id), actor=actor())
     db.commit()
+    state().tokens.drop_datasource(datasource_id)
     return "", 204
 
 

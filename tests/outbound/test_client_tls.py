@@ -343,6 +343,29 @@ def test_307_keeps_post_and_body(make_server, client):
     assert [(r.method, r.body) for r in server.requests] == [("POST", b"payload"), ("POST", b"payload")]
 
 
+@pytest.mark.parametrize("status", [307, 308])
+def test_a_body_never_follows_a_redirect_to_another_origin(make_server, client, status):
+    other = make_server({"/land": Json({"landed": True})})
+    start = make_server({"/form": Reply(status, {"Location": other.url("/land")})})
+    with pytest.raises(TooManyRedirects) as raised:
+        get(client, start.url("/form"), method="POST", data=f"client_secret={TOKEN}")
+    assert raised.value.message == (
+        f"{SOURCE}: a redirect ({status}) to another origin ({other.url('/land')}) would send the request body "
+        "there; it was refused")
+    assert other.requests == []
+    assert [r.body for r in start.requests] == [f"client_secret={TOKEN}".encode()]
+
+
+def test_a_call_that_follows_no_redirect_refuses_one(make_server, client):
+    target = make_server({"/land": Json({"landed": True})})
+    start = make_server({"/token": Redirect(target.url("/land"))})
+    with pytest.raises(TooManyRedirects) as raised:
+        get(client, start.url("/token"), method="POST", data=b"x=1", follow_redirects=False)
+    assert raised.value.message == (
+        f"{SOURCE}: the answer is a redirect (302) to {target.url('/land')}, which is not followed here")
+    assert target.requests == []
+
+
 # --- one deadline per call ---------------------------------------------------------------------------
 
 
