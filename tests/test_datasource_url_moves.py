@@ -13,6 +13,8 @@ address decisions are pure functions (no DNS, no sockets).
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connect_plugin.auth_modes.base import AuthMode, auth_field
 from connect_plugin.datasources import destinations
@@ -262,3 +264,21 @@ def test_moved_urls_compares_the_api_and_the_token_endpoint_apart():
     onto_api = {"token_url": "https://api.example.com/token"}
     assert [k for k, _ in destinations.moved_urls(config, old_config, old_config, auth, old_auth, onto_api)] == [
         "auth.token_url"]
+
+
+_label = st.from_regex(r"[a-z][a-z0-9]{0,10}", fullmatch=True)
+_hosts = st.lists(_label, min_size=2, max_size=4).map(".".join)
+_paths = st.from_regex(r"(/[a-z0-9]{0,8}){0,3}", fullmatch=True)
+
+
+@settings(max_examples=150, deadline=None)
+@given(host=_hosts, other=_hosts, path=_paths, new_path=_paths, port=st.sampled_from(["", ":443", ":8443"]))
+def test_a_secret_is_asked_for_exactly_when_the_host_or_port_changes(host, other, path, new_path, port):
+    """Invented URLs reach only the pure comparison (nothing here resolves or connects)."""
+    config = RestDatasource.config_fields
+    before = {"base_url": f"https://{host}{path}"}
+    respelled = {"base_url": f"https://{host.upper()}.{':443' if port == ':443' else ''}{new_path}"}
+    assert destinations.moved_urls(config, before, respelled, (), {}, {}) == []
+    after = {"base_url": f"https://{other}{port}{new_path}"}
+    moved = destinations.moved_urls(config, before, after, (), {}, {})
+    assert bool(moved) is (other != host or port == ":8443")
