@@ -248,21 +248,38 @@ def test_the_item_page_has_a_refresh_button_that_shows_the_summary(world):
     assert stored(client, "DEMO-1", item)["label"] == "Renamed"
 
 
-def test_the_host_writes_a_batch_only_where_the_value_is_still_the_one_read(people):
-    """Someone who sets a value while a refresh runs wins: a snapshot changed since it
-    was read is not overwritten."""
-    adapter = people.extensions["connect"].host
-    with people.app_context():
-        from plugin_host.db import session
-        from plugin_host.models import Issue
+def check_host_batches(app) -> None:
+    """The reference host's side of the refresh on the app's database: every stored
+    shape that holds no value (no key, JSON null, "", []) is left out in SQL, batches
+    page by key, and a write happens only where the value is still the one read
+    (someone who set a value while a refresh ran wins)."""
+    from plugin_host.db import session
+    from plugin_host.models import Issue
 
-        issue = session().query(Issue).filter_by(key="DEMO-1").one()
-        issue.custom_fields = {"connected_item_7": {"value": "A-1", "label": "Now"}}
+    client = app.test_client()
+    keys = ["DEMO-1", *new_issues(client, 6)]
+    one, many = {"value": "A-1", "label": "Old"}, [{"value": "A-2", "label": "Old"}]
+    shapes = {"DEMO-1": one, "DEMO-2": None, "DEMO-3": "", "DEMO-4": [], "DEMO-5": many, "DEMO-7": one}
+    adapter = app.extensions["connect"].host
+    with app.app_context():
+        for issue in session().query(Issue).filter(Issue.key.in_(keys)):
+            if issue.key in shapes:
+                issue.custom_fields = {"connected_item_7": shapes[issue.key], "connected_item_8": one}
         session().commit()
-        assert [i.key for i in adapter.issues_with_connected_value(7, after=None, limit=10)] == ["DEMO-1"]
-        assert adapter.issues_with_connected_value(7, after="DEMO-1", limit=10) == []
-        assert adapter.issues_with_connected_value(8, after=None, limit=10) == []
-        written = adapter.store_refreshed_values(7, [("DEMO-1", {"value": "A-1", "label": "Before"},
-                                                      {"value": "A-1", "label": "Fresh"})])
-        assert written == set()
-        assert adapter.get_issue("DEMO-1").fields["connected_item_7"]["label"] == "Now"
+        first = adapter.issues_with_connected_value(7, after=None, limit=2)
+        assert [i.key for i in first] == ["DEMO-1", "DEMO-5"]
+        assert first[1].fields["connected_item_7"] == many
+        assert [i.key for i in adapter.issues_with_connected_value(7, after="DEMO-5", limit=2)] == ["DEMO-7"]
+        assert adapter.issues_with_connected_value(7, after="DEMO-7", limit=2) == []
+        assert adapter.issues_with_connected_value(9, after=None, limit=2) == []
+        fresh = {"value": "A-1", "label": "Fresh"}
+        written = adapter.store_refreshed_values(7, [("DEMO-1", {"value": "A-1", "label": "Read earlier"}, fresh),
+                                                     ("DEMO-7", one, fresh)])
+        assert written == {"DEMO-7"}
+        assert adapter.get_issue("DEMO-1").fields["connected_item_7"] == one
+        written_fields = adapter.get_issue("DEMO-7").fields
+        assert (written_fields["connected_item_7"], written_fields["connected_item_8"]) == (fresh, one)
+
+
+def test_the_host_reads_batches_in_sql_and_writes_only_unchanged_values(people):
+    check_host_batches(people)
