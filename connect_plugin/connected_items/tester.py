@@ -12,7 +12,7 @@ from ..datasources.connector import Connector
 from ..errors import MissingDependency, UpstreamError, ValidationError
 from ..host_adapter import HostAdapter, HostIssue, HostUser
 from ..models import ConnectedItem
-from ..outbound import redact_known
+from ..outbound import UpstreamResponse
 from ..outbound.json_answer import parse_json
 from .mapping import compile_mapping, map_options, option_json
 from .options import MAX_LIMIT, evaluate_item
@@ -57,7 +57,7 @@ def trace(state: "ConnectState", session: Session, item: ConnectedItem, *, issue
     try:
         response = Connector.for_datasource(state, datasource).get(evaluated.url)
         result.update(url=response.url, status=response.status, elapsed_ms=response.elapsed_ms,
-                      excerpt=_excerpt(response.body))
+                      excerpt=_excerpt(response))
         mapping = compile_mapping(*item.mapping_spec())
         options = map_options(mapping, parse_json(response.body, datasource.name), source=datasource.name)
     except UpstreamError as exc:
@@ -76,5 +76,8 @@ def trace(state: "ConnectState", session: Session, item: ConnectedItem, *, issue
     return result
 
 
-def _excerpt(body: bytes, limit: int = 2000) -> str:
-    return redact_known(body[:limit].decode("utf-8", errors="replace"))
+def _excerpt(response: UpstreamResponse, limit: int = 2000) -> str:
+    """The raw start of the answer as the admin sees it: secrets masked first (with
+    this call's own secrets), cut after, so a secret across the cut cannot show."""
+    window = response.body[: limit * 4 + 4096].decode("utf-8", errors="replace")
+    return response.redact(window)[:limit]

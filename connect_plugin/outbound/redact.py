@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
+import json
 import logging
 import re
 import threading
@@ -22,6 +24,22 @@ from urllib.parse import quote, quote_plus, unquote_plus, urlsplit, urlunsplit
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4
+
+
+def wire_forms(value: str) -> set[str]:
+    """``value`` as it may come back inside an answer: URL-encoded, JSON-escaped
+    (``\\/``, ``\\uXXXX``), HTML-escaped and base64-encoded, so an upstream that
+    echoes a secret in an error body cannot carry it into an excerpt."""
+    forms = {value, quote(value, safe=""), quote_plus(value, safe=""), quote(value)}
+    for encoded in (json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]):
+        forms |= {encoded, encoded.replace("/", "\\/")}
+    forms |= {html.escape(value, quote=True), html.escape(value, quote=False),
+              html.escape(value, quote=True).replace("&#x27;", "&#39;")}
+    raw = value.encode("utf-8", "surrogatepass")
+    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+        text = encoded.decode("ascii")
+        forms |= {text, text.rstrip("=")}
+    return forms
 
 
 class Redactor:
@@ -49,15 +67,15 @@ class Redactor:
         return True
 
     def add(self, value: object) -> None:
-        """Add a secret and its URL-encoded forms."""
+        """Add a secret and the forms it takes when an upstream echoes it back."""
         if isinstance(value, bytes):
             try:
                 value = value.decode("utf-8")
             except UnicodeDecodeError:
                 return
-        if not isinstance(value, str):
+        if not isinstance(value, str) or len(value) < self._min_length:
             return
-        forms = {value, quote(value, safe=""), quote_plus(value, safe=""), quote(value)}
+        forms = wire_forms(value)
         with self._lock:
             changed = False
             for form in forms:

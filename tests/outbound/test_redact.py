@@ -167,3 +167,57 @@ def test_install_covers_root_handlers():
             assert redact_mod.log_filter() in logging.lastResort.filters
     finally:
         root.removeHandler(handler)
+
+
+SLASHY = "s3cr/et<&>'\"é-9f2a"
+
+
+def test_the_forms_an_upstream_echoes_back_are_masked():
+    import html
+    import json
+    from urllib.parse import quote
+
+    r = Redactor([SLASHY])
+    echoes = [
+        json.dumps(SLASHY)[1:-1],  # \"  and \u00e9
+        json.dumps(SLASHY)[1:-1].replace("/", "\\/"),  # PHP's json_encode escapes / too
+        json.dumps(SLASHY, ensure_ascii=False)[1:-1],
+        html.escape(SLASHY), html.escape(SLASHY).replace("&#x27;", "&#39;"),
+        quote(SLASHY, safe=""),
+        base64.b64encode(SLASHY.encode()).decode(), base64.urlsafe_b64encode(SLASHY.encode()).decode().rstrip("="),
+    ]
+    for echo in echoes:
+        assert r.redact(f'{{"error": "bad key {echo}"}}') == '{"error": "bad key ***"}', echo
+
+
+def test_an_upstream_error_echoing_an_escaped_secret_is_masked_in_the_message(make_server, client):
+    import json
+
+    from connect_plugin.errors import UpstreamHTTPError
+    from connect_plugin.outbound import raise_for_status
+    from tests.support.https_servers import Reply
+
+    secret = "tok/SECRET\"7c1e"
+    body = json.dumps({"error": f"unknown token {secret}"}).replace("/", "\\/")
+    server = make_server({"/": Reply(401, {"Content-Type": "application/json"}, body)})
+    response = client.request("GET", server.url("/"), source="Assets API", timeout_seconds=5,
+                              auth_headers={"Authorization": f"Bearer {secret}"})
+    try:
+        raise_for_status(response)
+    except UpstreamHTTPError as exc:
+        message, excerpt = exc.message, exc.excerpt
+    assert message == 'Assets API answered 401 Unauthorized: {"error": "unknown token ***"}'
+    assert excerpt == '{"error": "unknown token ***"}'
+
+
+def test_the_tester_masks_before_it_cuts():
+    from connect_plugin.connected_items.tester import _excerpt
+    from connect_plugin.outbound.response import UpstreamResponse
+
+    secret = "cut-SECRET-0a1b2c3d"
+    body = ("x" * 1990 + secret + "y" * 100).encode()
+    response = UpstreamResponse(status=200, headers={}, body=body, url="https://h/", elapsed_ms=1, redirects=0,
+                                _redactor=Redactor([secret]))
+    shown = _excerpt(response)
+    assert shown == "x" * 1990 + "***" + "y" * 7
+    assert secret[:-1] not in shown and secret[:8] not in shown
