@@ -107,6 +107,20 @@ def test_deps_never_set_an_issues_key_project_or_reporter(api):
     assert {k: v[0] for k, v in seen.query.items()} == {"p": "DEMO", "k": "", "r": "bob", "s": "Edited"}
 
 
+def test_the_tester_evaluates_a_create_screen_by_its_project_not_by_deps(api):
+    """deps.project no longer stands in for a project anywhere; the admin's tester
+    takes the create screen's project as its own input."""
+    client, upstream, _item, _ops = api
+    ds_id = client.get("/plugins/connect/api/datasources", headers=ADMIN).json[0]["id"]
+    scoped = make_item(client, ds_id, name="Scoped", query=SCOPED)["id"]
+    traced = client.post(f"/plugins/connect/api/items/{scoped}/test", headers=ADMIN,
+                         json={"project": "OPS", "user": "bob", "deps": {"project": "DEMO", "summary": "New"}})
+    assert traced.status_code == 200 and traced.json["ok"] is True, traced.json
+    assert {k: v[0] for k, v in upstream.requests[-1].query.items()} == {"p": "OPS", "k": "", "r": "bob", "s": "New"}
+    bad = client.post(f"/plugins/connect/api/items/{scoped}/test", headers=ADMIN, json={"project": 3})
+    assert bad.status_code == 400 and "project" in bad.json["fields"]
+
+
 def test_set_values_are_checked_with_the_issues_own_identity(bare_plugin, upstream):
     """The check of values a host sets (``for_hosts.set_connected_fields``) takes
     plain values of the same change as dependencies, but never the project, key or

@@ -43,12 +43,15 @@ def subjects(host: HostAdapter, issue_key: Any, account_id: Any,
 
 
 def trace(state: "ConnectState", session: Session, item: ConnectedItem, *, issue: HostIssue | None,
-          user: HostUser, deps: Mapping[str, Value], query_text: str | None) -> dict[str, Any]:
+          user: HostUser, deps: Mapping[str, Value], query_text: str | None,
+          project: str | None = None) -> dict[str, Any]:
     """The admin's configuration tester: every step of one uncached evaluation, with
-    the URL as sent (secrets masked), the status, time, a raw excerpt and options."""
+    the URL as sent (secrets masked), the status, time, a raw excerpt and options.
+    ``project`` (without ``issue``) evaluates as on that project's create screen."""
     result: dict[str, Any] = {"ok": False}
     try:
-        evaluated = evaluate_item(session, item, issue=issue, user=user, deps=deps, user_input=query_text)
+        evaluated = evaluate_item(session, item, issue=issue, user=user, deps=deps, user_input=query_text,
+                                  project=None if issue else project)
     except MissingDependency as exc:
         result["error"] = exc.message
         return result

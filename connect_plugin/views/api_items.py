@@ -103,8 +103,11 @@ def test_item(item_id: int):
     deps = body.get("deps") or {}
     if not isinstance(deps, dict):
         raise ValidationError("deps must be an object.", {"deps": "deps must map field names to values."})
-    result = item_tester.trace(state(), db, item, issue=issue, user=user,
-                                   deps={str(k): v for k, v in deps.items()}, query_text=body.get("q"))
+    project = body.get("project")
+    if project is not None and not isinstance(project, str):
+        raise ValidationError("project must be a project key.", {"project": "project must be a project key."})
+    result = item_tester.trace(state(), db, item, issue=issue, user=user, deps={str(k): v for k, v in deps.items()},
+                               query_text=body.get("q"), project=(project or "").strip() or None)
     return jsonify(result)
 
 
