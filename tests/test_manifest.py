@@ -127,6 +127,12 @@ def test_a_bare_flask_app_can_host_the_plugin(tmp_path):
         def store_connected_value(self, key, item_id, snapshot):
             pass
 
+        def issues_with_connected_value(self, item_id, *, after, limit):
+            return []
+
+        def store_refreshed_values(self, item_id, changes):
+            return set()
+
         def request_uses_basic_auth(self):
             return True
 
