@@ -108,6 +108,17 @@ def test_a_value_no_longer_offered_is_kept_and_counted(world):
                                               {"value": "A-2", "label": "ThinkPad X1"}]
 
 
+def test_a_value_whose_dependency_was_emptied_is_kept_and_counted_as_failed(world):
+    client, ds, _assets, _ = world
+    kind = make_item(client, ds["id"], name="Kind")
+    item = make_item(client, ds["id"], name="Model", query=f"/assets?kind=$issue.connected_item_{kind['id']}")
+    put(client, "DEMO-1", **{kind["field_key"]: "A-1"})
+    put(client, "DEMO-1", **{item["field_key"]: "A-2"})
+    put(client, "DEMO-1", **{kind["field_key"]: None})
+    assert refresh(client, item).json == {"checked": 1, "changed": 0, "not_offered": 0, "failed": 1}
+    assert stored(client, "DEMO-1", item) == {"value": "A-2", "label": "ThinkPad X1"}
+
+
 def test_the_dry_run_counts_and_writes_nothing(world):
     client, ds, assets, _ = world
     item = make_item(client, ds["id"])

@@ -95,7 +95,8 @@ class _Checker:
         except MissingDependency as exc:
             log.info("Refresh of %s on %s: %s", item.name, issue.key, exc.message)
             return "failed", None
-        end_read(self.session)
+        finally:
+            end_read(self.session)  # no database connection held while the upstream answers
         if evaluated.url in self.failed_urls:
             return "failed", None
         try:
