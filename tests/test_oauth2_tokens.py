@@ -110,3 +110,19 @@ def test_the_cache_drops_expired_tokens_and_stays_bounded():
     assert len(cache) == 3 and cache.get(("b",)) is None and cache.get(("f",)) == "t-f"
     cache.drop_datasource(3)
     assert len(cache) == 0
+
+
+def test_the_token_fetch_and_the_call_share_one_time_limit(people, upstream):
+    """Issue 13 rule 13: each step used to get the whole limit (2 s + 2 s here)."""
+    from tests.support.https_servers import Sleep
+
+    upstream.route("/token", Sleep(1.3, Json({"access_token": "slow-token", "token_type": "bearer",
+                                              "expires_in": 600})))
+    upstream.route("/health", Sleep(1.3, Json({"ok": True})))
+    client = people.test_client()
+    ds = make_datasource(client, upstream.url("/api"), health_check_url=upstream.url("/health"), timeout_seconds=2,
+                         auth={**AUTH, "token_url": upstream.url("/token")})
+    result = _test(client, ds["id"])
+    assert result["ok"] is False
+    assert result["error"] == "Assets API did not answer within 2 s"
+    assert result["elapsed_ms"] < 2600  # one limit for the whole request, not one per step

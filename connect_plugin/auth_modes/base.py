@@ -8,10 +8,11 @@ redacts them everywhere.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
-from ..errors import ValidationError
+from ..errors import UpstreamTimeout, ValidationError
 from ..field_spec import FieldSpec
 from .tokens import TokenCache
 
@@ -37,10 +38,23 @@ class AuthContext:
 
     client: "OutboundClient"
     source: str
-    timeout_seconds: float
+    timeout_seconds: float  # the datasource's limit for one whole request
     tokens: TokenCache
     datasource_id: int
     api_origin: str
+    deadline: float = 0.0  # time.monotonic() when the request's time is up
+
+    def start(self) -> None:
+        """One user request begins: the token fetch, the call and a retry after a
+        401 all share one ``timeout_seconds`` from here."""
+        self.deadline = time.monotonic() + self.timeout_seconds
+
+    def remaining(self, source: str | None = None) -> float:
+        """What is left of the request's time; a timeout once nothing is."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise UpstreamTimeout(f"{source or self.source} did not answer within {self.timeout_seconds:g} s")
+        return left
 
 
 @dataclass

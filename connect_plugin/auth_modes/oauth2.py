@@ -78,7 +78,8 @@ class OAuth2ClientCredentials(AuthMode):
             secret_values.append(auth_headers["Authorization"])
         source = f"{ctx.source} (token endpoint)"
         response = ctx.client.request(
-            "POST", plain["token_url"], source=source, timeout_seconds=ctx.timeout_seconds,
+            "POST", plain["token_url"], source=source, timeout_seconds=ctx.remaining(source),
+            limit_seconds=ctx.timeout_seconds,
             headers=headers, data=form, auth_headers=auth_headers, secrets=tuple(secret_values),
             follow_redirects=False,  # a redirect could carry the client secret elsewhere
         )

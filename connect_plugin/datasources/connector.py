@@ -72,6 +72,7 @@ class Connector:
         """GET an absolute URL of this datasource; non-2xx answers raise
         UpstreamHTTPError carrying the status."""
         with self.limiter.slot(self.datasource.id, self.limits.max_concurrent, self.source):
+            self.context.start()
             response = self._send(url)
             if response.status == 401 and self.mode.forget(self.context):
                 response = self._send(url)
@@ -84,7 +85,8 @@ class Connector:
         # admin's query wrote (never sent twice), and like auth headers it goes only to
         # the datasource's own origin: the client drops it on a cross-origin redirect.
         return self.client.request(
-            "GET", url, source=self.source, timeout_seconds=self.limits.timeout_seconds,
+            "GET", url, source=self.source, timeout_seconds=self.context.remaining(),
+            limit_seconds=self.limits.timeout_seconds,
             headers={"Accept": "application/json"}, auth_headers=credentials.headers,
             auth_params=credentials.params, secrets=tuple(self.secrets.values()) + credentials.secret_values,
         )

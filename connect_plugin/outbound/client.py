@@ -124,11 +124,13 @@ class OutboundClient:
         auth_params: Mapping[str, Any] | None = None,
         secrets: Iterable[str] = (),
         follow_redirects: bool = True,
+        limit_seconds: float | None = None,
     ) -> UpstreamResponse:
         """Call ``url`` and return the answer, whatever its status.
 
         ``follow_redirects=False`` refuses any redirect (token endpoints: a
-        credential exchange answers itself or fails).
+        credential exchange answers itself or fails). ``limit_seconds`` is the
+        limit a timeout message names when ``timeout_seconds`` is what is left of it.
 
         Raises a subclass of :class:`connect_plugin.errors.UpstreamError` when no
         usable answer arrives (blocked address, TLS, timeout, size, redirects...).
@@ -140,6 +142,7 @@ class OutboundClient:
         call = Call(
             source=source,
             timeout_seconds=float(timeout_seconds),
+            limit_seconds=limit_seconds,
             policy=self.policy,
             redactor=_redactor_for(auth_headers, auth_params, secrets),
             resolver=self._resolver,

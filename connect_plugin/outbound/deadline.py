@@ -46,9 +46,13 @@ class Call:
         policy: OutboundPolicy,
         redactor: Redactor,
         resolver: Resolver,
+        limit_seconds: float | None = None,
     ):
         self.source = source
         self.timeout_seconds = timeout_seconds
+        # The limit the admin set, for messages: a call that is one step of a longer
+        # request (a token fetch, then the API call) gets only what is left of it.
+        self.limit_seconds = limit_seconds if limit_seconds is not None else timeout_seconds
         self.policy = policy
         self.redactor = redactor
         self.resolver = resolver
@@ -69,7 +73,7 @@ class Call:
         return self.deadline - time.monotonic()
 
     def timeout_error(self) -> UpstreamTimeout:
-        return UpstreamTimeout(f"{self.source} did not answer within {self.timeout_seconds:g} s")
+        return UpstreamTimeout(f"{self.source} did not answer within {self.limit_seconds:g} s")
 
     def op_timeout(self, cap: float | None = None) -> float:
         """Socket timeout for the next operation: what is left of the deadline."""
