@@ -26,11 +26,14 @@ MASK = "***"
 MIN_SECRET_LENGTH = 4
 
 
-def wire_forms(value: str) -> set[str]:
-    """``value`` as it may come back inside an answer: URL-encoded, JSON-escaped
-    (``\\/``, ``\\uXXXX``), HTML-escaped and base64-encoded, so an upstream that
-    echoes a secret in an error body cannot carry it into an excerpt."""
+def wire_forms(value: str, *, echoes: bool = True) -> set[str]:
+    """``value`` as it may come back inside an answer: URL-encoded, and with
+    ``echoes`` also JSON-escaped (``\\/``, ``\\uXXXX``), HTML-escaped and
+    base64-encoded, so an upstream that echoes a secret in an error body cannot
+    carry it into an excerpt."""
     forms = {value, quote(value, safe=""), quote_plus(value, safe=""), quote(value)}
+    if not echoes:
+        return forms
     for encoded in (json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]):
         forms |= {encoded, encoded.replace("/", "\\/")}
     forms |= {html.escape(value, quote=True), html.escape(value, quote=False),
@@ -73,9 +76,12 @@ class Redactor:
                 value = value.decode("utf-8")
             except UnicodeDecodeError:
                 return
-        if not isinstance(value, str) or len(value) < self._min_length:
+        if not isinstance(value, str):
             return
-        forms = wire_forms(value)
+        # A value too short to mask on its own is not masked through its echoed
+        # forms either (the base64 of "abc" is four characters); its URL-encoded
+        # forms are kept as before, each subject to the length rule.
+        forms = wire_forms(value, echoes=len(value) >= self._min_length)
         with self._lock:
             changed = False
             for form in forms:

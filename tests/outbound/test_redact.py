@@ -221,3 +221,9 @@ def test_the_tester_masks_before_it_cuts():
     shown = _excerpt(response)
     assert shown == "x" * 1990 + "***" + "y" * 7
     assert secret[:-1] not in shown and secret[:8] not in shown
+
+
+def test_a_short_secret_keeps_its_long_url_encoded_form_masked():
+    r = Redactor(["a&b"])  # too short on its own; "a%26b" is long enough
+    assert r.redact("k=a%26b") == "k=***"
+    assert r.redact("a&b") == "a&b"
