@@ -6,12 +6,14 @@ from .basic import BasicAuth
 from .bearer import BearerAuth
 from .none import NoAuth
 from .oauth2 import OAuth2ClientCredentials
+from .token_request import TokenRequestAuth
 
 AUTH_MODES: dict[str, type[AuthMode]] = {
-    cls.mode: cls for cls in (NoAuth, BasicAuth, ApiKeyAuth, BearerAuth, OAuth2ClientCredentials)
+    cls.mode: cls for cls in (NoAuth, BasicAuth, ApiKeyAuth, BearerAuth, OAuth2ClientCredentials,
+                                TokenRequestAuth)
 }
 
 __all__ = [
     "AUTH_MODES", "AuthContext", "AuthMode", "Credentials",
-    "ApiKeyAuth", "BasicAuth", "BearerAuth", "NoAuth", "OAuth2ClientCredentials",
+    "ApiKeyAuth", "BasicAuth", "BearerAuth", "NoAuth", "OAuth2ClientCredentials", "TokenRequestAuth",
 ]

@@ -8,6 +8,7 @@ redacts them everywhere.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
@@ -138,3 +139,33 @@ class AuthMode:
         """Drop cached state after the upstream answered 401. True when a second try
         with fresh credentials makes sense (OAuth2: a new token)."""
         return False
+
+
+def secret_hash(value: str) -> str:
+    """What a token key holds of a secret: a hash, never the value."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class ObtainedTokenMode(AuthMode):
+    """A mode that obtains its token from an endpoint (OAuth2, a login) and keeps it
+    in the app's token cache under ``token_key`` until it expires or the API
+    answers 401."""
+
+    def token_key(self, plain: dict[str, Any], secrets: dict[str, str], ctx: AuthContext) -> tuple:
+        raise NotImplementedError
+
+    def fetch_token(self, plain: dict[str, Any], secrets: dict[str, str], ctx: AuthContext) -> tuple[str, float]:
+        """A new token and its lifetime in seconds."""
+        raise NotImplementedError
+
+    def token(self, plain: dict[str, Any], secrets: dict[str, str], ctx: AuthContext) -> str:
+        key = self.token_key(plain, secrets, ctx)
+        token = ctx.tokens.get(key)
+        if token is None:
+            token, lifetime = self.fetch_token(plain, secrets, ctx)
+            ctx.tokens.put(key, token, lifetime, datasource_id=ctx.datasource_id)
+        return token
+
+    def forget(self, ctx: AuthContext) -> bool:
+        ctx.tokens.drop_datasource(ctx.datasource_id)
+        return True

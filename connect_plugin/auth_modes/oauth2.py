@@ -7,18 +7,17 @@ expires, and fetched again once when the API answers 401.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from ..errors import UpstreamError
-from .base import AuthContext, AuthMode, Credentials, auth_field
+from .base import AuthContext, Credentials, ObtainedTokenMode, auth_field, secret_hash
 from .basic import basic_header
 
 # When the server gives no expires_in, keep the token this long (or until a 401).
 DEFAULT_LIFETIME_SECONDS = 300
 
 
-class OAuth2ClientCredentials(AuthMode):
+class OAuth2ClientCredentials(ObtainedTokenMode):
     mode = "oauth2_client_credentials"
     label = "OAuth2 client credentials"
     fields = (
@@ -39,23 +38,14 @@ class OAuth2ClientCredentials(AuthMode):
         return {}
 
     def credentials(self, plain, secrets, ctx: AuthContext) -> Credentials:
-        key = self.token_key(plain, secrets, ctx)
-        token = ctx.tokens.get(key)
-        if token is None:
-            token, lifetime = self.fetch_token(plain, secrets, ctx)
-            ctx.tokens.put(key, token, lifetime, datasource_id=ctx.datasource_id)
-        return Credentials(headers={"Authorization": f"Bearer {token}"})
-
-    def forget(self, ctx: AuthContext) -> bool:
-        ctx.tokens.drop_datasource(ctx.datasource_id)
-        return True
+        return Credentials(headers={"Authorization": f"Bearer {self.token(plain, secrets, ctx)}"})
 
     @staticmethod
     def token_key(plain, secrets, ctx: AuthContext) -> tuple:
         """Everything that defines the credential, and where its token goes."""
-        secret_hash = hashlib.sha256(secrets.get("client_secret", "").encode("utf-8", "surrogatepass")).hexdigest()
         return ("oauth2_client_credentials", ctx.api_origin, plain.get("token_url"), plain.get("client_id"),
-                plain.get("scope") or "", plain.get("client_auth", "client_secret_basic"), secret_hash)
+                plain.get("scope") or "", plain.get("client_auth", "client_secret_basic"),
+                secret_hash(secrets.get("client_secret", "")))
 
     def fetch_token(self, plain, secrets, ctx: AuthContext) -> tuple[str, float]:
         from ..outbound import raise_for_status

@@ -33,7 +33,7 @@ class RestDatasource(DatasourceType):
                     minimum=1, maximum=100,
                     help="Further calls wait briefly, then fail as busy, so a hanging API cannot take every worker."),
     )
-    auth_mode_names = ("none", "basic", "api_key", "bearer", "oauth2_client_credentials")
+    auth_mode_names = ("none", "basic", "api_key", "bearer", "oauth2_client_credentials", "token_request")
 
     @classmethod
     def limits(cls, config: dict[str, Any]) -> Limits:
