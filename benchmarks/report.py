@@ -113,6 +113,17 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str]]:
                         f"{_f(variant['ratio'])}x ({variant['healthy']['p95_ms']:.1f} ms vs "
                         f"{hang['reference']['p95_ms']:.1f} ms)", "<= 1.2",
                         _ok(variant["ratio"] <= TARGETS["hanging"])))
+    red = results.get("redaction", {})
+    if _failed(results, "redaction"):
+        out.append(("7", "redactor after many tokens", _failed(results, "redaction"), "flat", ""))
+    elif red:
+        first, last = red["points"][0], red["points"][-1]
+        pts = "; ".join(f"{p['seen']:,} seen: {p['held']:,} held, {_f(p['redact_us'], 1)} us per URL, "
+                        f"{_f(p['register_us'], 1)} us per token" for p in red["points"])
+        out.append(("7", "the process-wide redactor after N OAuth2 tokens: masking one URL", pts,
+                    "flat in N (was 239 ms per URL at 200k)",
+                    _ok(last["redact_us"] <= 3 * max(first["redact_us"], 1.0)
+                        and all(p["masked"] for p in red["points"]))))
     return out
 
 

@@ -123,6 +123,13 @@ def main(argv: list[str] | None = None) -> int:
                 results["profiles"] = profiles.run(stack, world, args.quick)
             except Exception:  # noqa: BLE001
                 results["profiles"] = {"error": traceback.format_exc(limit=4)}
+    log("7. the redactor after many tokens (in process)")
+    try:
+        from . import redaction
+
+        results["redaction"] = redaction.run(args.quick)
+    except Exception:  # noqa: BLE001
+        results["redaction"] = {"error": traceback.format_exc(limit=4)}
     results["load_after"] = scenarios.load_average()
     results["seconds"] = time.monotonic() - started
     Path(args.output).write_text(report.render(results))

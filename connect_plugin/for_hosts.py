@@ -7,6 +7,9 @@
 * provisioning datasources and items from code (a host's demo or set-up script),
   through the same services and rules as the admin API, each call one transaction;
 * the CSRF rule (``needs_csrf_token``), so host and plugin ask for the token alike;
+* what a user is told of an upstream failure (``error_message_for`` /
+  ``error_json_for``): the detail for admins, a generic sentence with a reference
+  for everyone else;
 * the database helpers a host may share (one SQLAlchemy engine setup and naming
   convention, ``end_read`` before a long wait, ISO times as the API writes them).
 
@@ -27,6 +30,8 @@ from .connected_items import refresh
 from .connected_items import service as item_service
 from .datasources import service as datasource_service
 from .db import NAMING, Database, end_read
+from .error_notices import json_for as error_json_for
+from .error_notices import message_for as error_message_for
 from .host_adapter import HostIssue, HostUser
 from .migration_env import run_online
 from .models import ConnectedItem, Datasource
@@ -35,7 +40,7 @@ from .timestamps import iso_utc
 
 __all__ = [
     "NAMING", "Database", "clear_datasource_cache", "connected_fields", "create_datasource", "create_item",
-    "end_read", "field_key", "find_datasource", "is_connected_field", "iso_utc", "item_ids", "needs_csrf_token",
+    "end_read", "error_json_for", "error_message_for", "field_key", "find_datasource", "is_connected_field", "iso_utc", "item_ids", "needs_csrf_token",
     "refresh_stored_values", "run_online", "set_connected_fields", "update_datasource",
 ]
 

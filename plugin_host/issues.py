@@ -98,7 +98,9 @@ def _submit(form: IssueForm, fields: list[dict], save) -> Submission:
         return Submission(None, exc.fields or {"form": exc.message}, 400, submitted)
     except UpstreamError as exc:
         db_session().rollback()
-        return Submission(None, {"form": f"Nothing was saved: {exc.message}"}, exc.status, submitted)
+        user = load_current_user()
+        shown = for_hosts.error_message_for(exc, admin=bool(user and user.is_admin))
+        return Submission(None, {"form": f"Nothing was saved: {shown}"}, exc.status, submitted)
 
 
 @bp.route("/browse/<key>", methods=["GET", "POST"])

@@ -7,7 +7,7 @@ import functools
 from flask import Blueprint, jsonify, request, url_for
 from sqlalchemy import func, select
 
-from connect_plugin.for_hosts import iso_utc
+from connect_plugin.for_hosts import error_json_for, iso_utc
 from connect_plugin.errors import ConnectError, ValidationError
 
 from .auth import load_current_user
@@ -38,7 +38,8 @@ def logged_in(view):
 @bp.errorhandler(ConnectError)
 def _typed_error(exc: ConnectError):
     db_session().rollback()
-    return jsonify(exc.to_json()), exc.status
+    user = load_current_user()
+    return jsonify(error_json_for(exc, admin=bool(user and user.is_admin))), exc.status
 
 
 def body() -> dict:

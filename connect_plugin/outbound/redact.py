@@ -4,10 +4,17 @@ A :class:`Redactor` holds secret strings and replaces each (longest first) with
 ``***``. It also knows the forms a secret takes on the wire: URL-encoded (in a
 query string) and, for HTTP Basic, the base64 of ``user:password``.
 
-The process-wide registry (``register_secret`` / ``redact_known``) collects every
-secret the outbound client has sent, so that the logging filter installed by
-``install_log_redaction`` can scrub records emitted by urllib3 and requests too
-(urllib3 logs full request URLs, query string included, at DEBUG).
+The process-wide registry (``register_secret`` / ``redact_known``) collects the
+secrets the outbound client has sent recently, so that the logging filter installed
+by ``install_log_redaction`` can scrub records emitted by urllib3 and requests too
+(urllib3 logs full request URLs, query string included, at DEBUG). It stays bounded:
+a secret leaves it ``RETAIN_SECONDS`` after it was last sent (an OAuth2 token that
+expired is no longer sent, so it goes), and it holds at most ``MAX_REGISTERED_FORMS``
+strings, the least recently sent going first.
+
+Matching uses an Aho-Corasick automaton (``ahocorasick_rs``) instead of one regular
+expression of alternatives: its cost grows with the length of the text, not with
+the number of secrets, and building it for thousands of strings takes milliseconds.
 """
 
 from __future__ import annotations
@@ -19,11 +26,56 @@ import json
 import logging
 import re
 import threading
+import time
+from collections import OrderedDict
 from typing import Callable, Iterable
+
+import ahocorasick_rs
 from urllib.parse import quote, quote_plus, unquote_plus, urlsplit, urlunsplit
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4
+# The process-wide registry: how long a secret stays after it was last sent, how
+# many strings (a secret and its wire forms) it holds at most, and how often it
+# looks for secrets that have stayed long enough.
+RETAIN_SECONDS = 15 * 60
+MAX_REGISTERED_FORMS = 10_000
+PRUNE_INTERVAL_SECONDS = 30.0
+
+
+class _Matcher:
+    """Finds the leftmost, then longest, secret at each place of a text: the same
+    choice as a regular expression of the secrets sorted longest first."""
+
+    def __init__(self, secrets: Iterable[str]):
+        self._automaton = ahocorasick_rs.AhoCorasick(
+            list(secrets), matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
+
+    def sub(self, mask: str, text: str) -> str:
+        matches = self._automaton.find_matches_as_indexes(text)
+        if not matches:
+            return text
+        pieces = []
+        position = 0
+        for _index, start, end in matches:
+            pieces.append(text[position:start])
+            pieces.append(mask)
+            position = end
+        pieces.append(text[position:])
+        return "".join(pieces)
+
+
+# Up to this many strings, one regular expression: the ``re`` module's own cache of
+# compiled patterns makes the per-call redactor (the same few secrets on every call
+# to a datasource) cheaper than building an automaton each time.
+SMALL_SET = 64
+
+
+def _matcher(secrets: set[str]) -> "_Matcher | re.Pattern[str]":
+    if len(secrets) <= SMALL_SET:
+        ordered = sorted(secrets, key=lambda s: (-len(s), s))
+        return re.compile("|".join(re.escape(s) for s in ordered))
+    return _Matcher(secrets)
 
 
 def wire_forms(value: str, *, echoes: bool = True) -> set[str]:
@@ -57,7 +109,7 @@ class Redactor:
         self._min_length = min_length
         self._lock = threading.Lock()
         self._secrets: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        self._pattern: _Matcher | re.Pattern[str] | None = None
         for secret in secrets:
             self.add(secret)
 
@@ -137,11 +189,10 @@ class Redactor:
 
     # -- masking -----------------------------------------------------------------
 
-    def _compiled(self) -> re.Pattern[str] | None:
+    def _compiled(self) -> "_Matcher | re.Pattern[str] | None":
         with self._lock:
             if self._pattern is None and self._secrets:
-                ordered = sorted(self._secrets, key=lambda s: (-len(s), s))
-                self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+                self._pattern = _matcher(self._secrets)
             return self._pattern
 
     def redact(self, text: object) -> str:
@@ -186,7 +237,76 @@ class Redactor:
 
 # --- process-wide registry ---------------------------------------------------------
 
-_KNOWN = Redactor()
+
+class SecretRegistry(Redactor):
+    """The process-wide redactor, bounded in time and size: a secret stays
+    ``retain_seconds`` after it was last registered (every call registers the
+    secrets it sends, so secrets in use stay), and at most ``max_forms`` strings
+    are held, the least recently registered leaving first. Matching cost is then
+    bounded too, whatever number of tokens the process has ever seen."""
+
+    def __init__(self, *, retain_seconds: float = RETAIN_SECONDS, max_forms: int = MAX_REGISTERED_FORMS,
+                 clock: Callable[[], float] = time.monotonic):
+        super().__init__()
+        self._retain = retain_seconds
+        self._max_forms = max_forms
+        self._clock = clock
+        # form -> when it leaves; least recently registered first.
+        self._until: OrderedDict[str, float] = OrderedDict()
+        self._next_prune = 0.0
+
+    def _add_one(self, value: str) -> bool:  # under self._lock
+        if not isinstance(value, str) or len(value) < self._min_length:
+            return False
+        return self._touch(value, self._clock())
+
+    def _touch(self, form: str, now: float) -> bool:
+        """Keep ``form`` for another ``retain_seconds``; True when it is new."""
+        if form in self._until:
+            self._until[form] = now + self._retain
+            self._until.move_to_end(form)
+            return False
+        self._until[form] = now + self._retain
+        self._secrets.add(form)
+        while len(self._until) > self._max_forms:
+            oldest, _ = self._until.popitem(last=False)
+            self._secrets.discard(oldest)
+        return True
+
+    def update(self, other: Redactor) -> None:
+        with other._lock:
+            values = list(other._secrets)
+        now = self._clock()
+        with self._lock:
+            changed = False
+            for value in values:
+                changed |= self._touch(value, now)
+            if changed:
+                self._pattern = None
+
+    def _prune(self) -> None:  # under self._lock
+        now = self._clock()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + min(PRUNE_INTERVAL_SECONDS, self._retain)
+        changed = False
+        while self._until:
+            form, until = next(iter(self._until.items()))
+            if until > now:
+                break  # every later form was registered later, so stays longer
+            del self._until[form]
+            self._secrets.discard(form)
+            changed = True
+        if changed:
+            self._pattern = None
+
+    def _compiled(self) -> "_Matcher | re.Pattern[str] | None":
+        with self._lock:
+            self._prune()
+        return super()._compiled()
+
+
+_KNOWN = SecretRegistry()
 
 
 def known_secrets() -> Redactor:

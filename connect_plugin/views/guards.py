@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError as WTFValidationError
 
 from ..csrf_policy import needs_token, submitted_token
+from ..error_notices import concerns_admins, json_for, message_for
 from ..errors import ConnectError, Forbidden, Unauthorized, UpstreamBusy
 from ..state import state
 from ..host_adapter import HostUser
@@ -102,13 +103,17 @@ def check_csrf() -> None:
 
 
 def handle_error(exc: ConnectError):
-    if exc.status >= 500:
+    """An upstream's detail for admins only (:mod:`..error_notices`)."""
+    if exc.status >= 500 and not concerns_admins(exc):
         log.info("%s %s answered %s: %s", request.method, request.path, exc.status, exc.message)
     # A busy datasource frees a slot within moments; the field script retries then.
     headers = {"Retry-After": "1"} if isinstance(exc, UpstreamBusy) else {}
+    user = current_user()
+    admin = bool(user and user.is_admin)
     if _is_api():
-        return jsonify(exc.to_json()), exc.status, headers
-    return render_template("connect/error.html", error=exc), exc.status, headers
+        return jsonify(json_for(exc, admin=admin)), exc.status, headers
+    return (render_template("connect/error.html", error=exc, message=message_for(exc, admin=admin)),
+            exc.status, headers)
 
 
 def handle_http_error(exc):

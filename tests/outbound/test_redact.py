@@ -227,3 +227,55 @@ def test_a_short_secret_keeps_its_long_url_encoded_form_masked():
     r = Redactor(["a&b"])  # too short on its own; "a%26b" is long enough
     assert r.redact("k=a%26b") == "k=***"
     assert r.redact("a&b") == "a&b"
+
+
+# --- the process-wide registry stays bounded (issue 13, rule 4) ----------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_process_wide_registry_is_bounded():
+    assert isinstance(redact_mod.known_secrets(), redact_mod.SecretRegistry)
+
+
+def test_a_secret_no_longer_sent_leaves_the_registry():
+    clock = FakeClock()
+    registry = redact_mod.SecretRegistry(retain_seconds=600, clock=clock)
+    expired, in_use = unique("expired-token"), unique("live-token")
+    registry.add(expired)
+    registry.add(in_use)
+    clock.now += 400
+    registry.add(in_use)  # sent again: it stays
+    clock.now += 400
+    assert registry.redact(f"{expired} {in_use}") == f"{expired} ***"
+    assert expired not in registry
+    assert in_use in registry
+
+
+def test_the_registry_holds_at_most_max_forms_and_keeps_the_recent_ones():
+    registry = redact_mod.SecretRegistry(max_forms=500)
+    tokens = [unique("tok") for _ in range(2000)]
+    for token in tokens:
+        registry.update(Redactor([token]))
+    assert len(registry) <= 500
+    assert registry.redact(tokens[-1]) == "***"
+    assert registry.redact(tokens[0]) == tokens[0]
+
+
+def test_many_secrets_still_mask_leftmost_then_longest():
+    """Above the small-set size the registry matches with an automaton; its choice
+    is the one the regular expression made: leftmost, then longest."""
+    secrets = [f"key-{i:05d}-secret" for i in range(1000)] + ["key-00007-secret-and-more", "abcd"]
+    registry = redact_mod.SecretRegistry()
+    for secret in secrets:
+        registry.add(secret)
+    text = "a key-00007-secret-and-more b key-00007-secret c abcdkey-00999-secret é😀abcd"
+    assert registry.redact(text) == "a *** b *** c ****** é😀***"
+    small = Redactor(["key-00007-secret-and-more", "key-00007-secret", "key-00999-secret", "abcd"])
+    assert small.redact(text) == registry.redact(text)

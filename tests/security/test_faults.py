@@ -153,7 +153,7 @@ def assert_host_serves(world, healthy_item) -> None:
 
 
 @pytest.mark.parametrize("name", list(FAULTS))
-def test_upstream_fault(host, ca, name):
+def test_upstream_fault(host, ca, name, caplog):
     world, healthy_item = host
     fault = FAULTS[name]
     faulty = SwitchableUpstream(name, ca)
@@ -163,16 +163,22 @@ def test_upstream_fault(host, ca, name):
         options_url = f"/plugins/connect/api/items/{item['id']}/options?issue=DEMO-1"
 
         # The faulty call runs while the host keeps serving others.
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        with ThreadPoolExecutor(max_workers=1) as pool, caplog.at_level("WARNING", "connect_plugin.upstream"):
             pending = pool.submit(lambda: world.session("member").get(options_url))
             time.sleep(0.1)
             assert_host_serves(world, healthy_item)
             response = pending.result(timeout=15)
         assert response.status_code == fault.status, response.get_data(as_text=True)
+        # The member learns that it failed and a reference; the admin's detail is in the log.
         error = response.json["error"]
-        assert one_sentence(error) and error.startswith(ds["name"]), error
+        assert one_sentence(error) and response.json["reference"] in error, error
+        assert ds["name"] not in error and "127.0.0.1" not in error, error
+        logged = [r.getMessage() for r in caplog.records if response.json["reference"] in r.getMessage()]
+        assert logged, "the detail is logged under the reference"
+        detail = logged[0].split(": ", 1)[1]
+        assert ds["name"] in detail, detail
         for word in fault.words:
-            assert word in error, error
+            assert word in detail, detail
 
         tested = admin.post(f"/plugins/connect/api/datasources/{ds['id']}/test")
         assert tested.status_code == 200 and tested.json["ok"] is not fault.test_fails, tested.json
