@@ -142,6 +142,11 @@ class TooManyRedirects(UpstreamError):
     pass
 
 
+class PaginationError(UpstreamError):
+    """The pages of an answer cannot be read as one: they loop, or a cursor does not
+    change, or a next link is not where the pages can be."""
+
+
 class UpstreamHTTPError(UpstreamError):
     """The upstream answered with a non-2xx status."""
 

@@ -114,6 +114,8 @@ class ConnectedItem(ItemFieldMixin, Base):
     projects: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, default=None)
     # Option details: [{"name": "Serial", "template": "${row.serial}"}], at most 10.
     details: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list, server_default="[]")
+    # The item's own pagination (datasources/pagination.py); None: its datasource's.
+    pagination: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

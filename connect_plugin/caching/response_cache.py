@@ -49,6 +49,7 @@ POLL_SECONDS = 0.05
 class CachedAnswer:
     options: list[tuple]  # (value, label) or (value, label, details)
     fetched_at: float
+    truncated: bool = False  # more pages existed than the item's max_pages
     folded: list[str] | None = field(default=None, compare=False)
 
     def folded_labels(self) -> list[str]:
@@ -61,13 +62,19 @@ class CachedAnswer:
         # The shared backend pickles what it stores: one orjson blob is several times
         # cheaper to write and read than pickling 50,000 tuples. The folded labels are
         # rebuilt where needed, not shipped.
-        return {"json": orjson.dumps([self.fetched_at, self.options])}
+        return {"json": orjson.dumps([self.fetched_at, self.options]), "truncated": self.truncated}
 
     def __setstate__(self, state):
         fetched_at, options = orjson.loads(state["json"])
         self.options = [tuple(option) for option in options]
         self.fetched_at = fetched_at
+        self.truncated = bool(state.get("truncated", False))
         self.folded = None
+
+
+def _as_answer(loaded: CachedAnswer | list[tuple]) -> CachedAnswer:
+    """What ``load`` gave as an entry: an answer as it is, options as a fresh one."""
+    return loaded if isinstance(loaded, CachedAnswer) else CachedAnswer(loaded, time.time())
 
 
 def _redis_client_options() -> dict:
@@ -220,7 +227,7 @@ class ResponseCache:
 
     # -- the one entry point -----------------------------------------------------
 
-    def get_or_load(self, key: str, ttl: int, load: Callable[[], list[tuple[str, str]]],
+    def get_or_load(self, key: str, ttl: int, load: Callable[[], CachedAnswer | list[tuple[str, str]]],
                     lock_seconds: float, gate: Callable[[], ContextManager] | None = None,
                     ) -> tuple[CachedAnswer, bool]:
         """The cached answer for ``key`` (and True), or ``load()``'s fresh one (and
@@ -231,14 +238,14 @@ class ResponseCache:
         holds a thread as much as a caller does, so it must count too, or a hanging
         API would gather every thread behind one key."""
         if ttl <= 0:
-            return CachedAnswer(load(), time.time()), False
+            return _as_answer(load()), False
         answer = self._lookup(key, ttl)
         if answer is not None:
             return answer, True
         with gate() if gate is not None else nullcontext():
             return self._load_once(key, ttl, load, lock_seconds)
 
-    def _load_once(self, key: str, ttl: int, load: Callable[[], list[tuple[str, str]]],
+    def _load_once(self, key: str, ttl: int, load: Callable[[], CachedAnswer | list[tuple[str, str]]],
                    lock_seconds: float) -> tuple[CachedAnswer, bool]:
         with self.flights.hold(key):
             answer = self._lookup(key, ttl)
@@ -250,7 +257,7 @@ class ResponseCache:
                 if answer is not None:
                     return answer, True
             try:
-                answer = CachedAnswer(load(), time.time())
+                answer = _as_answer(load())
                 self._shared_set(key, answer, ttl)
                 self.memo.put(key, answer, answer.fetched_at + ttl)
                 return answer, False

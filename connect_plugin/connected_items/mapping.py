@@ -56,7 +56,8 @@ from .jsonpath import compile_path
 from .row_loop import compile_rows
 from .templates import MISMATCH, RowTemplate, TemplateError, compile_template
 
-__all__ = ["MAX_DETAILS", "Option", "OptionMapping", "compile_mapping", "map_options", "option_json"]
+__all__ = ["MAX_DETAILS", "Option", "OptionMapping", "compile_mapping", "find_rows", "map_options", "map_rows",
+           "option_json"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -202,6 +203,12 @@ def _explain_mismatch(mapping: OptionMapping, rows: list[Any], source: str) -> B
 
 def map_options(mapping: OptionMapping, data: Any, *, source: str = "the answer") -> list[Option]:
     """The (value, label) options of a parsed answer, in order, unique by value."""
+    return map_rows(mapping, find_rows(mapping, data, source=source), source=source)
+
+
+def find_rows(mapping: OptionMapping, data: Any, *, source: str = "the answer") -> list[Any]:
+    """The rows the mapping's path finds in a parsed answer: its matches, or the
+    elements of the one array it matches."""
     try:
         matches = mapping.find(data)
     except BadUpstreamData:
@@ -210,8 +217,11 @@ def map_options(mapping: OptionMapping, data: Any, *, source: str = "the answer"
         raise BadUpstreamData(
             f"{source}: the path {mapping.path} cannot be applied to the answer ({type(exc).__name__})"
         ) from None
+    return matches[0] if len(matches) == 1 and isinstance(matches[0], list) else matches
 
-    rows = matches[0] if len(matches) == 1 and isinstance(matches[0], list) else matches
+
+def map_rows(mapping: OptionMapping, rows: list[Any], *, source: str = "the answer") -> list[Option]:
+    """The options of ``rows`` (of one answer, or of every page of one), unique by value."""
     try:
         options = mapping.map_rows(rows)
     except BadUpstreamData as exc:

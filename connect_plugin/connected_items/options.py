@@ -7,6 +7,7 @@ the cache or call the datasource, map the JSON to options, then filter and page.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -15,13 +16,13 @@ from sqlalchemy.orm import Session
 from ..caching.response_cache import CachedAnswer, cache_key
 from ..datasources import get_type
 from ..datasources.connector import Connector
+from ..datasources.pagination import effective as effective_pagination
 from ..db import end_read
 from ..errors import MissingDependency
 from ..host_adapter import HostIssue, HostUser
 from ..models import ConnectedItem
-from ..outbound.json_answer import parse_json
 from .catalogue import item_id_of
-from .mapping import Option, compile_mapping, map_options, option_json
+from .mapping import Option, compile_mapping, find_rows, map_rows, option_json
 from .query import evaluate, parse_query
 from .variables import Value, build_values
 
@@ -49,10 +50,14 @@ class OptionsPage:
     options: list[Option]
     total: int
     cached: bool
+    truncated: bool = False  # the datasource had more pages than the item's max_pages
 
     def as_json(self) -> dict[str, Any]:
-        return {"options": [option_json(option) for option in self.options], "total": self.total,
+        data = {"options": [option_json(option) for option in self.options], "total": self.total,
                 "cached": self.cached}
+        if self.truncated:
+            data["truncated"] = True
+        return data
 
 
 def evaluate_item(session: Session, item: ConnectedItem, *, issue: HostIssue | None, user: HostUser,
@@ -76,15 +81,23 @@ def _field_label(session: Session, field: str) -> str:
     return other.name if other is not None else field
 
 
-def fetch_options(state: "ConnectState", evaluated: Evaluated) -> list[tuple[str, str]]:
-    """Call the datasource and map its answer; never cached here."""
+def fetch_options(state: "ConnectState", evaluated: Evaluated) -> CachedAnswer:
+    """Call the datasource, every page of its answer, and map their rows as one
+    answer; never cached here."""
     item = evaluated.item
     datasource = item.datasource
     connector = Connector.for_datasource(state, datasource)
     mapping = compile_mapping(*item.mapping_spec())
     with state.metrics.upstream_call(datasource.name):
-        response = connector.get(evaluated.url)
-        return map_options(mapping, parse_json(response.body, datasource.name), source=datasource.name)
+        pages = connector.get_pages(evaluated.url, item_pagination(item),
+                                    rows_of=lambda data: find_rows(mapping, data, source=datasource.name))
+        options = map_rows(mapping, pages.rows, source=datasource.name)
+    return CachedAnswer(options, time.time(), truncated=pages.truncated)
+
+
+def item_pagination(item: ConnectedItem) -> dict[str, Any]:
+    """The item's own pagination, else its datasource's."""
+    return effective_pagination(item.pagination, item.datasource.config)
 
 
 def cached_options(state: "ConnectState", evaluated: Evaluated) -> tuple[CachedAnswer, bool]:
@@ -111,7 +124,8 @@ def select_page(answer: CachedAnswer, *, query_text: str | None, filter_by_label
         needle = query_text.casefold()
         folded = answer.folded_labels()
         options = [option for option, label in zip(options, folded) if needle in label]
-    return OptionsPage(options=options[offset:offset + limit], total=len(options), cached=cached)
+    return OptionsPage(options=options[offset:offset + limit], total=len(options), cached=cached,
+                       truncated=answer.truncated)
 
 
 def options_for(state: "ConnectState", session: Session, item: ConnectedItem, *, issue: HostIssue | None,

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from .. import audit, named_records
+from ..datasources.pagination import clean_pagination
 from ..errors import Conflict, ValidationError
 from ..models import ConnectedItem, Datasource, valid_id
 from .catalogue import field_key
@@ -55,6 +56,7 @@ def serialize(item: ConnectedItem) -> dict[str, Any]:
         "query": item.query,
         "options": _options_json(item),
         "projects": item.projects,
+        "pagination": item.pagination,
         "depends_on": sorted(template.depends_on_items),
         "uses_user_input": template.uses_user_input,
         "version": item.version,
@@ -95,6 +97,7 @@ def _validate(session: Session, payload: dict[str, Any], current: ConnectedItem 
     query = _checked_query(session, merged.get("query") or "", current, errors)
     details = _check_options(options, errors)
     projects = _checked_projects(merged.get("projects"), errors)
+    pagination = _checked_pagination(merged.get("pagination"), errors)
 
     if errors:
         raise ValidationError("The connected item is not valid.", errors)
@@ -102,6 +105,7 @@ def _validate(session: Session, payload: dict[str, Any], current: ConnectedItem 
         "name": name, "datasource_id": datasource_id, "editor": editor, "query": query,
         "options_path": options["path"], "value_template": options["value"],
         "label_template": options["label"], "details": details, "projects": projects,
+        "pagination": pagination,
     }
 
 
@@ -157,6 +161,17 @@ def _checked_projects(projects: Any, errors: dict[str, str]) -> list[str] | None
         errors["projects"] = "Projects must be a list of project keys, or null for all projects."
         return projects
     return sorted({p.strip().upper() for p in projects}) or None
+
+
+def _checked_pagination(raw: Any, errors: dict[str, str]) -> dict[str, Any] | None:
+    """The item's own pagination; None (its datasource's) when not given."""
+    if raw is None:
+        return None
+    try:
+        return clean_pagination(raw, "pagination")
+    except ValidationError as exc:
+        errors.update(exc.fields)
+        return None
 
 
 def _check_dependencies(session: Session, depends_on: frozenset[int], current: ConnectedItem | None) -> dict:

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any, Mapping
 from sqlalchemy.orm import Session
 
 from ..datasources.connector import Connector
+from ..datasources.pagination import PageRecord
 from ..errors import MissingDependency, UpstreamError, ValidationError
 from ..host_adapter import HostAdapter, HostIssue, HostUser
 from ..models import ConnectedItem
 from ..outbound import UpstreamResponse
-from ..outbound.json_answer import parse_json
-from .mapping import compile_mapping, map_options, option_json
-from .options import MAX_LIMIT, evaluate_item
+from .mapping import compile_mapping, find_rows, map_rows, option_json
+from .options import MAX_LIMIT, evaluate_item, item_pagination
 from .variables import Value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,26 +57,43 @@ def trace(state: "ConnectState", session: Session, item: ConnectedItem, *, issue
         return result
     datasource = item.datasource
     started = time.monotonic()
+    pages: list[PageRecord] = []
+    pagination = item_pagination(item)
+    paged = pagination.get("mode", "none") != "none"
     try:
-        response = Connector.for_datasource(state, datasource).get(evaluated.url)
-        result.update(url=response.url, status=response.status, elapsed_ms=response.elapsed_ms,
-                      excerpt=_excerpt(response))
         mapping = compile_mapping(*item.mapping_spec())
-        options = map_options(mapping, parse_json(response.body, datasource.name), source=datasource.name)
+        answer = Connector.for_datasource(state, datasource).get_pages(
+            evaluated.url, pagination, records=pages,
+            rows_of=lambda data: find_rows(mapping, data, source=datasource.name))
+        response = answer.first
+        result.update(url=response.url, status=response.status, elapsed_ms=_elapsed(started),
+                      excerpt=_excerpt(response))
+        options = map_rows(mapping, answer.rows, source=datasource.name)
     except UpstreamError as exc:
-        result.update(error=exc.message, elapsed_ms=int((time.monotonic() - started) * 1000))
+        result.update(error=exc.message, elapsed_ms=_elapsed(started), **_pages_json(paged, pages))
         if exc.upstream_status is not None:
             result["status"] = exc.upstream_status
         if exc.excerpt:
             result["excerpt"] = exc.excerpt
-        result.setdefault("url", state.redact_url(evaluated.url))
+        result.setdefault("url", pages[0].url if pages else state.redact_url(evaluated.url))
         return result
     except Exception as exc:  # SecretUnreadable and other typed errors carry a message
         result["error"] = getattr(exc, "message", "The evaluation failed.")
         return result
-    result.update(ok=True, total=len(options),
+    result.update(ok=True, total=len(options), **_pages_json(paged, pages, answer.truncated),
                   options=[option_json(option) for option in options[:MAX_LIMIT]])
     return result
+
+
+def _elapsed(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _pages_json(paged: bool, pages: list[PageRecord], truncated: bool = False) -> dict[str, Any]:
+    """Each page read (URL with secrets masked, status, rows) when the item pages."""
+    if not paged:
+        return {}
+    return {"pages": [page.as_json() for page in pages], "truncated": truncated}
 
 
 def _excerpt(response: UpstreamResponse, limit: int = 2000) -> str:

@@ -18,8 +18,9 @@ from ..auth_modes.tokens import TokenCache
 from ..caching.call_limiter import CallLimiter
 from ..errors import SecretUnreadable, UpstreamError
 from ..models import Datasource
-from ..outbound import OutboundClient, UpstreamResponse, raise_for_status
+from ..outbound import OutboundClient, Redactor, UpstreamResponse, raise_for_status, redact_known
 from . import get_type
+from .pagination import PageRecord, Pages, RowsOf, read_pages
 from .secrets import decrypt_secrets
 
 if TYPE_CHECKING:
@@ -73,13 +74,31 @@ class Connector:
         UpstreamHTTPError carrying the status."""
         with self.limiter.slot(self.datasource.id, self.limits.max_concurrent, self.source):
             self.context.start()
-            response = self._send(url)
-            if response.status == 401 and self.mode.forget(self.context):
-                response = self._send(url)
+            return self._get_page(url)
+
+    def get_pages(self, url: str, pagination: dict[str, Any], *, rows_of: RowsOf,
+                  records: list[PageRecord] | None = None) -> Pages:
+        """Every page of the answer at ``url`` (:mod:`.pagination`): one slot, one
+        deadline and one size cap for all of them."""
+        with self.limiter.slot(self.datasource.id, self.limits.max_concurrent, self.source):
+            self.context.start()
+            return read_pages(self._get_page, url, pagination, rows_of=rows_of, source=self.source,
+                              max_bytes=self.client.policy.max_response_bytes, records=records,
+                              redact=self.redact)
+
+    def redact(self, text: str) -> str:
+        """``text`` with this datasource's secrets masked (for a URL no answer masked yet)."""
+        return redact_known(Redactor(self.secrets.values()).redact(text))
+
+    def _get_page(self, url: str, max_bytes: int | None = None) -> UpstreamResponse:
+        """One call of the request that ``get`` or ``get_pages`` started (its deadline)."""
+        response = self._send(url, max_bytes)
+        if response.status == 401 and self.mode.forget(self.context):
+            response = self._send(url, max_bytes)
         raise_for_status(response, self.source)
         return response
 
-    def _send(self, url: str) -> UpstreamResponse:
+    def _send(self, url: str, max_bytes: int | None = None) -> UpstreamResponse:
         credentials = self.mode.credentials(self.datasource.auth_config, self.secrets, self.context)
         # A key in the query string replaces any parameter of the same name that the
         # admin's query wrote (never sent twice), and like auth headers it goes only to
@@ -89,6 +108,7 @@ class Connector:
             limit_seconds=self.limits.timeout_seconds,
             headers={"Accept": "application/json"}, auth_headers=credentials.headers,
             auth_params=credentials.params, secrets=tuple(self.secrets.values()) + credentials.secret_values,
+            max_bytes=max_bytes,
         )
 
     def test(self) -> TestResult:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from ..connected_items.query import join_url
+from ..errors import ValidationError
 from ..field_spec import FieldSpec
 from .base import DatasourceType, Limits
+from .pagination import clean_pagination
 
 DEFAULT_CACHE_TTL = 300
 DEFAULT_TIMEOUT = 60
@@ -34,6 +36,27 @@ class RestDatasource(DatasourceType):
                     help="Further calls wait briefly, then fail as busy, so a hanging API cannot take every worker."),
     )
     auth_mode_names = ("none", "basic", "api_key", "bearer", "oauth2_client_credentials", "token_request")
+
+    @classmethod
+    def validate_config(cls, raw: dict[str, Any], *, url_check: Callable[[str, str], None]) -> dict[str, Any]:
+        """The fields above, and ``pagination`` (an object: :mod:`.pagination`)."""
+        if not isinstance(raw, dict) or "pagination" not in raw:
+            return super().validate_config(raw, url_check=url_check)
+        errors: dict[str, str] = {}
+        clean: dict[str, Any] = {}
+        try:
+            clean = super().validate_config({k: v for k, v in raw.items() if k != "pagination"},
+                                            url_check=url_check)
+        except ValidationError as exc:
+            errors.update(exc.fields)
+        if raw["pagination"] is not None:
+            try:
+                clean["pagination"] = clean_pagination(raw["pagination"], "config.pagination")
+            except ValidationError as exc:
+                errors.update(exc.fields)
+        if errors:
+            raise ValidationError("The datasource settings are not valid.", errors)
+        return clean
 
     @classmethod
     def limits(cls, config: dict[str, Any]) -> Limits:

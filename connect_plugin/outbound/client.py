@@ -125,12 +125,14 @@ class OutboundClient:
         secrets: Iterable[str] = (),
         follow_redirects: bool = True,
         limit_seconds: float | None = None,
+        max_bytes: int | None = None,
     ) -> UpstreamResponse:
         """Call ``url`` and return the answer, whatever its status.
 
         ``follow_redirects=False`` refuses any redirect (token endpoints: a
         credential exchange answers itself or fails). ``limit_seconds`` is the
-        limit a timeout message names when ``timeout_seconds`` is what is left of it.
+        limit a timeout message names when ``timeout_seconds`` is what is left of it;
+        ``max_bytes`` lowers the body size cap likewise (one page of several).
 
         Raises a subclass of :class:`connect_plugin.errors.UpstreamError` when no
         usable answer arrives (blocked address, TLS, timeout, size, redirects...).
@@ -143,6 +145,7 @@ class OutboundClient:
             source=source,
             timeout_seconds=float(timeout_seconds),
             limit_seconds=limit_seconds,
+            max_bytes=max_bytes,
             policy=self.policy,
             redactor=_redactor_for(auth_headers, auth_params, secrets),
             resolver=self._resolver,

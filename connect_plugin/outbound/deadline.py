@@ -47,8 +47,13 @@ class Call:
         redactor: Redactor,
         resolver: Resolver,
         limit_seconds: float | None = None,
+        max_bytes: int | None = None,
     ):
         self.source = source
+        # The body size cap of this call: the policy's, or what is left of it when
+        # the call is one page of a longer answer (all pages count together).
+        self.max_bytes = policy.max_response_bytes if max_bytes is None else min(max_bytes,
+                                                                                 policy.max_response_bytes)
         self.timeout_seconds = timeout_seconds
         # The limit the admin set, for messages: a call that is one step of a longer
         # request (a token fetch, then the API call) gets only what is left of it.

@@ -119,7 +119,7 @@ def discard_body(call: Call, response: requests.Response) -> None:
         pass
 
 def read_body(call: Call, response: requests.Response, method: str, host: str) -> bytes:
-    cap = call.policy.max_response_bytes
+    cap = call.max_bytes
     too_large = ResponseTooLarge(
         f"{call.source}: the answer is larger than {format_size(cap)} (CONNECT_MAX_RESPONSE_BYTES)",
         upstream_status=response.status_code,
