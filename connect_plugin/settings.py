@@ -9,13 +9,17 @@ table lists these same names (a test keeps the two together).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+log = logging.getLogger("connect_plugin.settings")
+
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_REDIRECTS = 5
+DEFAULT_CACHE_MAX_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -32,8 +36,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CONNECT_MAX_RESPONSE_BYTES", DEFAULT_MAX_RESPONSE_BYTES),  # larger upstream answers are refused
     Setting("CONNECT_MAX_REDIRECTS", DEFAULT_MAX_REDIRECTS),  # redirect hops an outbound call follows at most
     Setting("CONNECT_BUSY_WAIT_SECONDS", 2.0),  # how long a call waits for a free slot of its datasource
-    Setting("CONNECT_CACHE_THRESHOLD", 500),  # answers the in-process SimpleCache keeps at most
-    Setting("CONNECT_MEMO_ENTRIES", 256),  # mapped answers each process keeps ready to filter
+    Setting("CONNECT_CACHE_MAX_BYTES", DEFAULT_CACHE_MAX_BYTES),  # bytes of mapped answers each process keeps
     Setting("CONNECT_BASE_TEMPLATE", "connect/standalone.html"),  # the layout the plugin's pages extend
     Setting("CONNECT_METRICS_TOKEN", None),  # a bearer token that may read /plugins/connect/metrics besides admins
 )
@@ -46,10 +49,24 @@ def init_settings(config: dict[str, Any], environ: Mapping[str, str] = os.enviro
         if value is None or value == "":
             value = environ.get(setting.name, setting.default)
         config[setting.name] = value
-    for name in ("CONNECT_MAX_RESPONSE_BYTES", "CONNECT_CACHE_THRESHOLD", "CONNECT_MEMO_ENTRIES"):
-        config[name] = whole_number(config, name, minimum=1)
+    config["CONNECT_MAX_RESPONSE_BYTES"] = whole_number(config, "CONNECT_MAX_RESPONSE_BYTES", minimum=1)
+    config["CONNECT_CACHE_MAX_BYTES"] = whole_number(config, "CONNECT_CACHE_MAX_BYTES", minimum=0)
     config["CONNECT_MAX_REDIRECTS"] = whole_number(config, "CONNECT_MAX_REDIRECTS", minimum=0)
     config["CONNECT_BUSY_WAIT_SECONDS"] = seconds(config, "CONNECT_BUSY_WAIT_SECONDS")
+    _warn_retired(config, environ)
+
+
+# Settings no longer read, and what took their place: start-up says so once.
+RETIRED = {
+    "CONNECT_MEMO_ENTRIES": "CONNECT_CACHE_MAX_BYTES (the in-process cache is bounded by bytes)",
+    "CONNECT_CACHE_THRESHOLD": "CONNECT_CACHE_MAX_BYTES (the plugin keeps nothing in SimpleCache)",
+}
+
+
+def _warn_retired(config: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+    for name, replacement in RETIRED.items():
+        if config.get(name) not in (None, "") or environ.get(name):
+            log.warning("%s is no longer read; see %s.", name, replacement)
 
 
 def whole_number(config: Mapping[str, Any], name: str, *, minimum: int) -> int:

@@ -1,11 +1,11 @@
 """The cache of mapped options per item and evaluated query.
 
 Three layers, each for a reason:
-- an in-process memo of recent entries, so a hit on a 50,000-row answer costs a
-  dictionary lookup, not unpickling or JSON parsing;
-- the plugin's own Flask-Caching instance (SimpleCache by default, Redis when
-  several workers or nodes serve), with its own key prefix so host and plugin
-  entries never collide;
+- an in-process memo of recent entries (:mod:`.memo`, bounded by bytes), so a hit
+  on a 50,000-row answer costs a dictionary lookup, not unpickling or JSON parsing;
+- the plugin's own Flask-Caching instance, when it is shared (Redis when several
+  workers or nodes serve), with its own key prefix so host and plugin entries never
+  collide; with SimpleCache, which lives in the process, the memo is the only copy;
 - single flight, so concurrent misses for one key make one upstream call, across
   processes when Redis is the cache.
 
@@ -19,17 +19,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 import time
-from collections import OrderedDict
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Callable, ContextManager
 
 import orjson
 from flask_caching import Cache
+from flask_caching.backends import SimpleCache
 
-from ..settings import whole_number
+from ..settings import DEFAULT_CACHE_MAX_BYTES, whole_number
+from .memo import Lineage, Memo
 from .single_flight import LocalFlights, RedisFlights
 
 log = logging.getLogger("connect_plugin.cache")
@@ -94,41 +96,21 @@ def cache_key(item_id: int, item_version: int, datasource_id: int, datasource_ve
     return f"opt:{item_id}.{item_version}:{datasource_id}.{datasource_version}.{generation}:{digest}"
 
 
-class _Memo:
-    """A small LRU of entries with their expiry, in this process."""
+_KEY = re.compile(r"opt:(\d+)\.(\d+):(\d+)\.(\d+)\.(\d+):")
 
-    def __init__(self, max_entries: int):
-        self.max_entries = max_entries
-        self._data: OrderedDict[str, tuple[float, CachedAnswer]] = OrderedDict()
-        self._lock = threading.Lock()
 
-    def get(self, key: str) -> CachedAnswer | None:
-        with self._lock:
-            entry = self._data.get(key)
-            if entry is None:
-                return None
-            if entry[0] <= time.time():
-                del self._data[key]
-                return None
-            self._data.move_to_end(key)
-            return entry[1]
+def key_lineage(key: str) -> Lineage | None:
+    """The versions a :func:`cache_key` carries (None for any other key)."""
+    match = _KEY.match(key)
+    return Lineage(*map(int, match.groups())) if match else None
 
-    def put(self, key: str, answer: CachedAnswer, expires_at: float) -> None:
-        with self._lock:
-            self._data[key] = (expires_at, answer)
-            self._data.move_to_end(key)
-            while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
 
 
 class ResponseCache:
     def __init__(self) -> None:
         self.cache = Cache()
-        self.memo = _Memo(256)
+        self.memo = Memo(DEFAULT_CACHE_MAX_BYTES)
+        self.shared = True
         self.flights = LocalFlights()
         self.redis_flights: RedisFlights | None = None
         self._last_warning = float("-inf")
@@ -143,9 +125,8 @@ class ResponseCache:
             "CACHE_TYPE": cache_type,
             "CACHE_KEY_PREFIX": KEY_PREFIX,
             "CACHE_DEFAULT_TIMEOUT": 300,
-            "CACHE_THRESHOLD": whole_number(config, "CONNECT_CACHE_THRESHOLD", minimum=1),
         }
-        for key in ("CACHE_REDIS_URL", "CACHE_REDIS_HOST", "CACHE_REDIS_PORT", "CACHE_REDIS_DB",
+        for key in ("CACHE_THRESHOLD", "CACHE_REDIS_URL", "CACHE_REDIS_HOST", "CACHE_REDIS_PORT", "CACHE_REDIS_DB",
                     "CACHE_REDIS_PASSWORD", "CACHE_DIR"):
             if config.get(key):
                 plugin_config[key] = config[key]
@@ -153,8 +134,11 @@ class ResponseCache:
         if "redis" in cache_type.lower():
             redis_options = _redis_client_options()
             plugin_config["CACHE_OPTIONS"] = dict(redis_options)
-        self.memo = _Memo(whole_number(config, "CONNECT_MEMO_ENTRIES", minimum=1))
+        self.memo = Memo(whole_number(config, "CONNECT_CACHE_MAX_BYTES", minimum=0))
         self.cache.init_app(app, config=plugin_config)
+        # SimpleCache lives in this process like the memo: a pickled second copy
+        # there would double the memory and the cost of a first load for nothing.
+        self.shared = not isinstance(self.cache.cache, SimpleCache)
         self.redis_flights = None
         if redis_options is not None:
             import redis
@@ -198,7 +182,7 @@ class ResponseCache:
                     log.info("Connect cache is available again.")
 
     def _shared_get(self, key: str) -> CachedAnswer | None:
-        if self._backend_down():
+        if not self.shared or self._backend_down():
             return None
         try:
             value = self.cache.get(key)
@@ -209,7 +193,7 @@ class ResponseCache:
         return value if isinstance(value, CachedAnswer) else None
 
     def _shared_set(self, key: str, answer: CachedAnswer, ttl: int) -> None:
-        if self._backend_down():
+        if not self.shared or self._backend_down():
             return
         try:
             self.cache.set(key, answer, timeout=ttl)
@@ -222,7 +206,7 @@ class ResponseCache:
             return answer
         answer = self._shared_get(key)
         if answer is not None:
-            self.memo.put(key, answer, answer.fetched_at + ttl)
+            self.memo.put(key, answer, answer.fetched_at + ttl, key_lineage(key))
         return answer
 
     # -- the one entry point -----------------------------------------------------
@@ -259,7 +243,7 @@ class ResponseCache:
             try:
                 answer = _as_answer(load())
                 self._shared_set(key, answer, ttl)
-                self.memo.put(key, answer, answer.fetched_at + ttl)
+                self.memo.put(key, answer, answer.fetched_at + ttl, key_lineage(key))
                 return answer, False
             finally:
                 if token:

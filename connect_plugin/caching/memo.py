@@ -1,0 +1,154 @@
+"""The in-process memo of mapped answers, bounded by an estimate of its bytes.
+
+A hit is one dictionary lookup under a lock: the size of an entry is estimated
+once, when it is stored. Counting entries would not bound anything (one 50,000-row
+answer weighs as much as thousands of small ones), so the memo counts bytes:
+``CONNECT_CACHE_MAX_BYTES`` per process. An answer larger than the whole bound is
+served but not kept.
+
+Each entry carries its lineage (the item's id and version, the datasource's id,
+version and cache generation). Storing an entry drops at once the entries that
+lineage has made unreachable: the same item under an older version, and any item
+of the same datasource under an older version or cache generation. So an edit or a
+"clear cache" frees the old answers now, not when newer ones push them out.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections import OrderedDict
+from typing import NamedTuple, Protocol
+
+# Options sampled to estimate an answer's size (evenly spaced): enough for a stable
+# estimate, few enough that storing a 50,000-row answer costs well under a millisecond.
+SIZE_SAMPLE = 256
+_POINTER = 8  # a list slot
+
+
+class Lineage(NamedTuple):
+    item_id: int
+    item_version: int
+    datasource_id: int
+    datasource_version: int
+    generation: int
+
+    def supersedes(self, other: "Lineage") -> bool:
+        """True when ``other``'s entries can no longer be asked for once this one is."""
+        if other.item_id == self.item_id and other.item_version < self.item_version:
+            return True
+        return (other.datasource_id == self.datasource_id
+                and (other.datasource_version, other.generation) != (self.datasource_version, self.generation)
+                and other.datasource_version <= self.datasource_version and other.generation <= self.generation)
+
+
+class Answer(Protocol):
+    options: list[tuple]
+
+
+def estimate_bytes(answer: Answer) -> int:
+    """The bytes an answer holds in this process, case-folded labels included (they
+    are built on the first search): the list, each option's tuple, its strings and
+    its details, from an evenly spaced sample of the options."""
+    options = answer.options
+    count = len(options)
+    total = sys.getsizeof(answer) + sys.getsizeof(options) + sys.getsizeof([]) + _POINTER * count
+    if not count:
+        return total
+    sample = options[::max(1, count // SIZE_SAMPLE)]
+    sampled = sum(map(_option_bytes, sample))
+    return total + sampled * count // len(sample)
+
+
+def _option_bytes(option: tuple) -> int:
+    size = sys.getsizeof(option) + sys.getsizeof(option[0]) + 2 * sys.getsizeof(option[1])  # label + folded
+    if len(option) > 2 and isinstance(option[2], dict):
+        details = option[2]
+        size += sys.getsizeof(details) + sum(sys.getsizeof(text) for text in details.values())
+    return size
+
+
+class _Meta(NamedTuple):
+    size: int
+    lineage: Lineage | None
+
+
+class Memo:
+    """An LRU of answers with their expiry, at most ``max_bytes`` (estimated) in all."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._data: OrderedDict[str, tuple[float, Answer]] = OrderedDict()
+        self._meta: dict[str, _Meta] = {}
+        self._by_item: dict[int, set[str]] = {}
+        self._by_datasource: dict[int, set[str]] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, key: str) -> Answer | None:
+        with self._lock:
+            entry = self._data.get(key)
+            if entry is None:
+                return None
+            if entry[0] <= time.time():
+                self._remove(key)
+                return None
+            self._data.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: str, answer: Answer, expires_at: float, lineage: Lineage | None = None) -> None:
+        size = estimate_bytes(answer)  # outside the lock: other threads keep hitting
+        with self._lock:
+            self._remove(key)
+            if lineage is not None:
+                self._drop_superseded(lineage)
+            if size > self.max_bytes:
+                return  # served, not kept: it alone would exceed the bound
+            self._data[key] = (expires_at, answer)
+            self._meta[key] = _Meta(size, lineage)
+            self.bytes += size
+            if lineage is not None:
+                self._by_item.setdefault(lineage.item_id, set()).add(key)
+                self._by_datasource.setdefault(lineage.datasource_id, set()).add(key)
+            if self.bytes > self.max_bytes:
+                self._remove_expired()
+            while self.bytes > self.max_bytes:
+                self._remove(next(iter(self._data)))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self._meta.clear()
+            self._by_item.clear()
+            self._by_datasource.clear()
+            self.bytes = 0
+
+    # -- under the lock ---------------------------------------------------------
+
+    def _drop_superseded(self, lineage: Lineage) -> None:
+        keys = self._by_item.get(lineage.item_id, set()) | self._by_datasource.get(lineage.datasource_id, set())
+        for key in keys:
+            if lineage.supersedes(self._meta[key].lineage):
+                self._remove(key)
+
+    def _remove_expired(self) -> None:
+        now = time.time()
+        for key in [key for key, (expires_at, _answer) in self._data.items() if expires_at <= now]:
+            self._remove(key)
+
+    def _remove(self, key: str) -> None:
+        if self._data.pop(key, None) is None:
+            return
+        meta = self._meta.pop(key)
+        self.bytes -= meta.size
+        if meta.lineage is not None:
+            for index, owner in ((self._by_item, meta.lineage.item_id),
+                                 (self._by_datasource, meta.lineage.datasource_id)):
+                keys = index[owner]
+                keys.discard(key)
+                if not keys:
+                    del index[owner]
