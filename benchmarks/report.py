@@ -124,6 +124,19 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str]]:
                     "flat in N (was 239 ms per URL at 200k)",
                     _ok(last["redact_us"] <= 3 * max(first["redact_us"], 1.0)
                         and all(p["masked"] for p in red["points"]))))
+    jql = results.get("jql", {})
+    if _failed(results, "jql"):
+        out.append(("8", "JQL search by a connected value", _failed(results, "jql"), "<= 50 ms", ""))
+    elif jql.get("skipped"):
+        out.append(("8", "JQL search by a connected value over 100,000 issues (PostgreSQL)",
+                    f"not run: {jql['skipped']}", "<= 50 ms median", ""))
+    elif jql:
+        out.append(("8", f"JQL `connected_item_N = value` over {jql['issues']:,} issues on PostgreSQL, "
+                         "first page of 50 with its total, median",
+                    f"{_f(jql['by_value_ms'], 1)} ms (`in (a, b)`: {_f(jql['by_in_ms'], 1)} ms; without the "
+                    f"value index: {_f(jql['no_index_ms'], 1)} ms; label `~`, not indexed: "
+                    f"{_f(jql['by_label_ms'], 1)} ms)", f"<= {jql['goal_ms']:.0f} ms",
+                    _ok(jql["by_value_ms"] <= jql["goal_ms"])))
     return out
 
 

@@ -123,6 +123,13 @@ def main(argv: list[str] | None = None) -> int:
                 results["profiles"] = profiles.run(stack, world, args.quick)
             except Exception:  # noqa: BLE001
                 results["profiles"] = {"error": traceback.format_exc(limit=4)}
+    log("8. JQL search by a connected value on PostgreSQL (in process)")
+    try:
+        from . import jql_search
+
+        results["jql"] = jql_search.run(args.quick)
+    except Exception:  # noqa: BLE001
+        results["jql"] = {"error": traceback.format_exc(limit=4)}
     log("7. the redactor after many tokens (in process)")
     try:
         from . import redaction

@@ -39,7 +39,7 @@ from .state import session, state
 from .timestamps import iso_utc
 
 __all__ = [
-    "NAMING", "Database", "clear_datasource_cache", "connected_fields", "create_datasource", "create_item",
+    "NAMING", "Database", "clear_datasource_cache", "connected_fields", "connected_item_ids", "create_datasource", "create_item",
     "end_read", "error_json_for", "error_message_for", "field_key", "find_datasource", "is_connected_field", "iso_utc", "item_ids", "needs_csrf_token",
     "refresh_stored_values", "run_online", "set_connected_fields", "update_datasource",
 ]
@@ -107,6 +107,11 @@ def clear_datasource_cache(datasource_id: int, *, actor: str) -> None:
     db = session()
     datasource_service.clear_cache(db, datasource_service.get(db, datasource_id), actor=actor)
     db.commit()
+
+
+def connected_item_ids() -> set[int]:
+    """The ids of every connected item (a host's search refuses the others)."""
+    return set(session().scalars(select(ConnectedItem.id)))
 
 
 def item_ids(datasource_id: int) -> dict[str, int]:

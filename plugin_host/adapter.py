@@ -12,6 +12,7 @@ from connect_plugin.for_hosts import end_read, field_key
 from connect_plugin.host_adapter import HostIssue, HostUser
 
 from .auth import find_user, load_current_user, uses_basic_auth
+from .connected_index import index_field
 from .db import session as db_session
 from .models import Issue, User
 from .permissions import can_create_in, can_edit, issue_by_key, project_by_key
@@ -92,6 +93,7 @@ class ReferenceHostAdapter:
         fields[field_key(item_id)] = snapshot
         issue.custom_fields = fields
         flag_modified(issue, "custom_fields")
+        index_field(issue, field_key(item_id), snapshot)
 
     def issues_with_connected_value(self, item_id: int, *, after: str | None, limit: int) -> list[HostIssue]:
         """Filtered and paged in the database (keyset on the unique key), so a refresh
@@ -118,6 +120,7 @@ class ReferenceHostAdapter:
                     continue  # gone, or changed by someone since it was read
                 issue.custom_fields = {**issue.custom_fields, key: fresh}
                 flag_modified(issue, "custom_fields")
+                index_field(issue, key, fresh)
                 written.add(issue_key)
             db.commit()
         except BaseException:

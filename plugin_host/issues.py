@@ -48,7 +48,7 @@ def index():
     jql = request.args.get("jql", "").strip()
     if jql:
         try:
-            issues = list(db_session().scalars(search_statement(parse(jql), user)))
+            issues = list(db_session().scalars(search_statement(parse(jql), user, for_hosts.connected_item_ids())))
         except JqlError as exc:
             return render_template("index.html", projects=projects, issues=[], user=user, jql=jql,
                                    jql_error=str(exc)), 400

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from werkzeug.security import generate_password_hash
 
@@ -84,3 +84,30 @@ class Issue(Base):
 
     project: Mapped[Project] = relationship(lazy="joined")
     reporter: Mapped[User | None] = relationship(lazy="joined")
+    connected_values: Mapped[list["ConnectedValue"]] = relationship(
+        back_populates="issue", cascade="all, delete-orphan", passive_deletes=True)
+
+
+# Values longer than this are compared in full, but found through their first
+# VALUE_PREFIX characters: a B-tree entry must stay small (PostgreSQL refuses
+# index rows over about 2.7 kB), and an upstream's value may be of any length.
+VALUE_PREFIX = 200
+
+
+class ConnectedValue(Base):
+    """One stored connected value of an issue, for search. ``Issue.custom_fields``
+    keeps the snapshot the API answers with; these rows (one per value, so a
+    multi-value item has several) let JQL find issues by value or label with an
+    index, in one SQL statement, on SQLite and PostgreSQL alike."""
+
+    __tablename__ = "host_connected_value"
+    __table_args__ = (Index("ix_host_connected_value_lookup", "field", "value_prefix"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("host_issue.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(40))
+    value_prefix: Mapped[str] = mapped_column(String(VALUE_PREFIX))
+    value: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(Text, default="")
+
+    issue: Mapped[Issue] = relationship(back_populates="connected_values")

@@ -25,8 +25,8 @@ def test_parse_builds_the_tree(text, tree):
 @pytest.mark.parametrize("text, message", [
     ("", "The query is empty: expected a clause such as project = DEMO."),
     ("project =", "Unexpected the end of the query at position 9: expected a field name or value or a quoted string."),
-    ("project DEMO", "Unexpected 'DEMO' at position 8: expected IN or IS or NOT or an operator (=, !=, ~)."),
-    ("= x", "Unexpected '=' at position 0: expected \"(\" or NOT or a field name or value."),
+    ("project DEMO", "Unexpected 'DEMO' at position 8: expected IN or IS or NOT or an operator (=, !=, ~, !~)."),
+    ("= x", "Unexpected '=' at position 0: expected \"(\" or NOT or ORDER BY or a field name or value."),
     ("a = b and", "Unexpected the end of the query at position 9: expected \"(\" or NOT or a field name or value."),
     ("a in (b", "Unexpected the end of the query at position 7: expected \")\" or \",\"."),
     ('a = "x', "Unexpected character '\"' at position 4: expected a field name or value or a quoted string."),

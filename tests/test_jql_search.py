@@ -57,7 +57,13 @@ def test_search_pages_like_jira_over_get_and_post(searchable):
     ({"jql": "project ="}, "Unexpected the end of the query at position 9: "
                            "expected a field name or value or a quoted string."),
     ({"jql": ""}, "The query is empty: expected a clause such as project = DEMO."),
-    ({"jql": "colour = red"}, "Field 'colour' cannot be searched: searchable fields are project, key, summary, reporter."),
+    ({"jql": "colour = red"}, "Field 'colour' cannot be searched: searchable fields are project, key, summary, "
+                              "description, reporter and connected_item_<id>."),
+    ({"jql": "connected_item_987654 = x"},
+     "Field 'connected_item_987654' does not exist: there is no connected item 987654."),
+    ({"jql": "project = DEMO ORDER BY colour"}, "Field 'colour' cannot be searched: searchable fields are project, "
+                                                "key, summary, description, reporter and connected_item_<id>."),
+    ({"jql": "project = DEMO ORDER key"}, "Unexpected 'key' at position 21: expected BY."),
     ({"jql": "project = DEMO", "startAt": "x"}, "startAt and maxResults must be whole numbers."),
     ({"jql": "project = DEMO", "maxResults": "5000"}, "startAt must be 0 or more and maxResults between 0 and 1000."),
 ])
@@ -78,3 +84,91 @@ def test_issues_page_filters_by_jql_and_shows_errors_inline(searchable):
     html = bad.get_data(as_text=True)
     assert "at position 10: expected a field name or value or a quoted string." in html
     assert "<b>x" not in html and "&lt;b&gt;x" in html
+
+
+# --- connected values, description and ORDER BY (one table for SQLite and PostgreSQL) -----
+
+ASSETS = [{"id": "A-1", "name": "MacBook Pro"}, {"id": "A-2", "name": "ThinkPad X1"},
+          {"id": "A-3", "name": "Dell Monitor"}, {"id": "A_%", "name": "Odd 100% value"}]
+
+# (query with {single} / {multi} for the items' field names, expected keys in order)
+CONNECTED_CASES = [
+    ("{single} = A-1", ["DEMO-1"]),
+    ('{single} = "A_%"', ["DEMO-3"]),
+    ("{single} in (A-2, A-3)", ["DEMO-2"]),
+    ("{single} != A-1 and project = DEMO", ["DEMO-2", "DEMO-3", "DEMO-4"]),
+    ("{single} not in (A-1, A-2) and project = DEMO", ["DEMO-3", "DEMO-4"]),
+    ("{single} is EMPTY and project = DEMO", ["DEMO-4"]),
+    ("{single} is not EMPTY", ["DEMO-1", "DEMO-2", "DEMO-3"]),
+    ("{single} ~ think", ["DEMO-2"]),
+    ('{single} ~ "100%"', ["DEMO-3"]),
+    ("{single} !~ mac and project = DEMO", ["DEMO-2", "DEMO-3", "DEMO-4"]),
+    ("{multi} = A-3", ["DEMO-1", "DEMO-2"]),
+    ("{multi} in (A-1, A-3)", ["DEMO-1", "DEMO-2"]),
+    ("{multi} ~ monitor and {single} ~ mac", ["DEMO-1"]),
+    ("{multi} is EMPTY and project = DEMO", ["DEMO-3", "DEMO-4"]),
+    ("description ~ dock", ["DEMO-2"]),
+    ("description !~ dock and project = DEMO", ["DEMO-1", "DEMO-3", "DEMO-4"]),
+    ("project = DEMO ORDER BY {single} DESC", ["DEMO-2", "DEMO-3", "DEMO-1", "DEMO-4"]),
+    ("project = DEMO ORDER BY summary ASC", ["DEMO-3", "DEMO-1", "DEMO-4", "DEMO-2"]),
+    ("ORDER BY key DESC", ["DEMO-4", "DEMO-3", "DEMO-2", "DEMO-1"]),
+    ("project = DEMO order by reporter desc, key asc", ["DEMO-2", "DEMO-1", "DEMO-3", "DEMO-4"]),
+]
+
+
+def seed_connected(client, upstream):
+    from tests.conftest import make_datasource, make_item
+    from tests.support.https_servers import Json
+
+    upstream.route("/api/assets", Json({"items": ASSETS}))
+    ds = make_datasource(client, upstream.url("/api"))
+    single = make_item(client, ds["id"], name="Asset")
+    multi = make_item(client, ds["id"], name="Assets", editor="multiselect")
+    summaries = {"DEMO-1": "Laptop for Alice", "DEMO-2": "Zebra dock broken", "DEMO-3": "Another laptop",
+                 "DEMO-4": "Untouched"}
+    for key, summary in list(summaries.items())[1:]:
+        created = client.post("/rest/api/2/issue", headers=ALICE, json={"fields": {
+            "project": {"key": "DEMO"}, "summary": summary,
+            "description": "The dock is loose" if key == "DEMO-2" else ""}})
+        assert created.status_code == 201 and created.json["key"] == key, created.json
+    for key, one, many in [("DEMO-1", "A-1", ["A-3", "A-1"]), ("DEMO-2", "A-2", ["A-3"]), ("DEMO-3", "A_%", [])]:
+        fields = {f"connected_item_{single['id']}": one, f"connected_item_{multi['id']}": many}
+        done = client.put(f"/rest/api/2/issue/{key}", headers=ADMIN, json={"fields": fields})
+        assert done.status_code == 204, done.json
+    # DEMO-2 is reported by bob, so ORDER BY reporter has two names to sort.
+    from plugin_host.db import session
+    from plugin_host.models import Issue, User
+
+    with client.application.app_context():
+        db = session()
+        issue = db.query(Issue).filter_by(key="DEMO-2").one()
+        issue.reporter = db.query(User).filter_by(username="bob").one()
+        db.commit()
+    return {"single": f"connected_item_{single['id']}", "multi": f"connected_item_{multi['id']}"}
+
+
+def check_connected_table(client, upstream):
+    names = seed_connected(client, upstream)
+    for jql, expected in CONNECTED_CASES:
+        query = jql.format(**names)
+        assert keys(client.get("/rest/api/2/search", query_string={"jql": query}, headers=ADMIN)) == expected, query
+    # Only issues the caller may see, whatever the query.
+    visible = keys(client.get("/rest/api/2/search", headers=CAROL,
+                              query_string={"jql": f"{names['single']} is not EMPTY"}))
+    assert visible == []
+
+
+def test_connected_values_description_and_order_by(people, upstream):
+    check_connected_table(people.test_client(), upstream)
+
+
+def test_a_changed_value_is_found_by_its_new_value_only(people, upstream):
+    client = people.test_client()
+    names = seed_connected(client, upstream)
+    field = names["single"]
+    assert client.put("/rest/api/2/issue/DEMO-1", headers=ADMIN, json={"fields": {field: "A-2"}}).status_code == 204
+    found = lambda v: keys(client.get("/rest/api/2/search", headers=ADMIN,  # noqa: E731
+                                      query_string={"jql": f"{field} = {v}"}))
+    assert found("A-1") == [] and found("A-2") == ["DEMO-1", "DEMO-2"]
+    assert client.put("/rest/api/2/issue/DEMO-1", headers=ADMIN, json={"fields": {field: None}}).status_code == 204
+    assert found("A-2") == ["DEMO-2"]

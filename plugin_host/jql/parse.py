@@ -3,7 +3,9 @@
 Why a grammar file and Lark: the error a user sees must name the position and what was
 expected there, and Lark's LALR parser reports both; a hand-written parser would have
 to re-invent that. The tree is plain tuples so that ``parse(to_text(q)) == q`` can be
-property-tested and the SQL translation stays a pure function of it.
+property-tested and the SQL translation stays a pure function of it. A query with
+``ORDER BY`` is ``("order", condition or None, (("key", "asc"), ...))``; one without
+is its condition alone.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from importlib import resources
 
 from lark import Lark, Transformer, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-_TOKEN_NAMES = {"FIELD": "a field name or value", "STRING": "a quoted string", "OP": "an operator (=, !=, ~)",
-                "LPAR": "\"(\"", "RPAR": "\")\"", "COMMA": "\",\"", "_AND": "AND", "_OR": "OR",
-                "_NOT": "NOT", "_IN": "IN", "_IS": "IS", "_EMPTY": "EMPTY", "$END": "the end of the query"}
+_TOKEN_NAMES = {"FIELD": "a field name or value", "STRING": "a quoted string",
+                "OP": "an operator (=, !=, ~, !~)", "LPAR": "\"(\"", "RPAR": "\")\"", "COMMA": "\",\"",
+                "_AND": "AND", "_OR": "OR", "_NOT": "NOT", "_IN": "IN", "_IS": "IS", "_EMPTY": "EMPTY",
+                "_ORDER": "ORDER BY", "_BY": "BY", "DIRECTION": "ASC or DESC", "$END": "the end of the query"}
 
 
 class JqlError(ValueError):
@@ -35,7 +38,22 @@ def _unquote(token: str) -> str:
     return str(token)
 
 
+class _Order(tuple):
+    """The ``ORDER BY`` part while the tree is built."""
+
+
 class _Tree(Transformer):
+    def start(self, items):
+        condition = items[0] if items and not isinstance(items[0], _Order) else None
+        order = items[-1] if items and isinstance(items[-1], _Order) else None
+        return condition if order is None else ("order", condition, tuple(order))
+
+    def order_by(self, items):
+        return _Order(items)
+
+    def sort(self, items):
+        return (str(items[0]).lower(), str(items[1]).lower() if len(items) > 1 else "asc")
+
     def value(self, items):
         return _unquote(items[0])
 
@@ -94,6 +112,9 @@ def _quote(value: str) -> str:
 def to_text(tree) -> str:
     """Print a tree as JQL that parses back to the same tree (values always quoted)."""
     kind = tree[0]
+    if kind == "order":
+        order = "ORDER BY " + ", ".join(f"{field} {direction.upper()}" for field, direction in tree[2])
+        return order if tree[1] is None else f"{to_text(tree[1])} {order}"
     if kind in ("or", "and"):
         return "(" + f" {kind.upper()} ".join(to_text(part) for part in tree[1]) + ")"
     if kind == "not":
