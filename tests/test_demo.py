@@ -297,8 +297,9 @@ def test_prepare_sets_trust_and_allow_list_before_the_app(clean_env, monkeypatch
         with demo.app.test_client() as client:
             answer = client.post("/plugins/connect/api/datasources/1/test", headers=basic("admin", "admin"))
             assert answer.get_json()["ok"] is True
+            _the_issue_picker_searches_this_trackers_own_api(client, demo)
     finally:
-        demo.upstream.stop()
+        demo.stop()
 
     # A second start reuses everything and only follows the new port.
     monkeypatch.setenv("CONNECT_ALLOWED_HOSTS", "api.internal.example,127.0.0.1")
@@ -306,9 +307,29 @@ def test_prepare_sets_trust_and_allow_list_before_the_app(clean_env, monkeypatch
     try:
         assert os.environ["CONNECT_ALLOWED_HOSTS"] == "api.internal.example,127.0.0.1"
         assert "already registered" in again.banner
-        assert _counts(again.app)["datasources"] == 1
+        assert _counts(again.app)["datasources"] == 2  # the sample API and this tracker
+        with again.app.test_client() as client:
+            # The tracker's HTTPS port and the reader's password are new: the picker follows both.
+            _the_issue_picker_searches_this_trackers_own_api(client, again)
     finally:
-        again.upstream.stop()
+        again.stop()
+
+
+def _the_issue_picker_searches_this_trackers_own_api(client, demo):
+    from plugin_host.demo.seed import PICKER_NAME, TRACKER_NAME
+
+    admin = basic("admin", "admin")
+    items = {i["name"]: i for i in client.get("/plugins/connect/api/items", headers=admin).get_json()}
+    picker = items[PICKER_NAME]
+    tracker = {d["name"]: d for d in client.get("/plugins/connect/api/datasources", headers=admin).get_json()}
+    assert tracker[TRACKER_NAME]["config"]["base_url"] == demo.tracker.api_url
+    assert demo.tracker.api_url.startswith("https://127.0.0.1:")
+    found = client.get(f"/plugins/connect/api/items/{picker['id']}/options?issue=DEMO-3&q=laptop",
+                       headers=basic("alice", "alice"))
+    assert found.status_code == 200, found.get_json()
+    labels = [o["label"] for o in found.get_json()["options"]]
+    assert labels == ["DEMO-1: Set up a new laptop for Alice's onboarding",
+                      "DEMO-2: Laptop C02XK1 does not charge any more"]
 
 
 def test_an_operator_ca_bundle_is_kept(clean_env, monkeypatch, tmp_path):

@@ -4,7 +4,9 @@
 2. start the sample HTTPS API on a free loopback port, in a thread of this process;
 3. trust its CA (``CONNECT_CA_BUNDLE``) and allow its address (``CONNECT_ALLOWED_HOSTS``
    gets ``127.0.0.1`` appended) before the app is made;
-4. apply the migrations, register the sample API once (``seed_demo``);
+4. apply the migrations, register the sample API once (``seed_demo``); serve the app
+   itself over HTTPS on another loopback port too, for the issue picker that reads
+   this tracker's own ``/rest/api/2`` (``seed_tracker``);
 5. print the URL, the logins and what to try, and serve on ``http://127.0.0.1:PORT``
    (``--port``, else ``PORT``, else 5000) with Flask's threaded development server.
 
@@ -23,6 +25,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from .tracker_tls import TrackerTLS
 from .upstream import DemoUpstream
 
 HOST = "127.0.0.1"
@@ -36,6 +39,12 @@ class Demo:
     upstream: DemoUpstream
     url: str
     banner: str
+    tracker: TrackerTLS | None = None
+
+    def stop(self) -> None:
+        if self.tracker is not None:
+            self.tracker.stop()
+        self.upstream.stop()
 
 
 def trust_demo_ca(ca_file: Path, tls_dir: Path) -> str:
@@ -76,7 +85,8 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def make_banner(url: str, upstream: DemoUpstream, datasource_note: str, ca_bundle: str) -> str:
+def make_banner(url: str, upstream: DemoUpstream, datasource_note: str, ca_bundle: str,
+                tracker_api: str = "") -> str:
     line = "=" * 78
     return "\n".join([
         "",
@@ -91,6 +101,7 @@ def make_banner(url: str, upstream: DemoUpstream, datasource_note: str, ca_bundl
         f"  Sample API: {upstream.base_url}",
         f"              datasource \"Demo Assets API\": {datasource_note}",
         f"              its CA is trusted through CONNECT_CA_BUNDLE={ca_bundle}",
+        f"  This tracker's API over HTTPS (for \"Linked issue\"): {tracker_api}",
         "",
         "  What to try:",
         f"    1. Log in as alice and open DEMO-1:  {url}/browse/DEMO-1",
@@ -99,6 +110,7 @@ def make_banner(url: str, upstream: DemoUpstream, datasource_note: str, ca_bundl
         "       reloads when it changes.",
         "    4. Open DEMO-2: \"Asset owner (read-only)\" finds the laptop named in its summary;",
         "       \"Related issues\" searches the sample API with the summary.",
+        "       \"Linked issue\": type a word; it searches this tracker's own JQL API.",
         f"    5. Log in as admin: {url}/plugins/connect/admin/datasources",
         "       shows the datasource (Test connection) and its connected items.",
         "",
@@ -114,7 +126,7 @@ def prepare(port: int, *, verbose_upstream: bool = True) -> Demo:
     from plugin_host.migrations_runner import upgrade_all
     from plugin_host.settings import instance_path
 
-    from .seed import seed_demo
+    from .seed import seed_demo, seed_tracker
 
     tls_dir = Path(instance_path()) / "demo-tls"
     upstream = DemoUpstream(tls_dir, host=HOST, port=0, verbose=verbose_upstream).start()
@@ -125,7 +137,14 @@ def prepare(port: int, *, verbose_upstream: bool = True) -> Demo:
         with app.app_context():
             upgrade_all(app)
         result = seed_demo(app, upstream.base_url)
+        tracker = TrackerTLS(app, upstream.certs).start()
     except BaseException:
+        upstream.stop()
+        raise
+    try:
+        seed_tracker(app, tracker.api_url)
+    except BaseException:
+        tracker.stop()
         upstream.stop()
         raise
     if result.created:
@@ -135,7 +154,8 @@ def prepare(port: int, *, verbose_upstream: bool = True) -> Demo:
     else:
         note = "already registered"
     url = f"http://{HOST}:{port}"
-    return Demo(app=app, upstream=upstream, url=url, banner=make_banner(url, upstream, note, bundle))
+    return Demo(app=app, upstream=upstream, url=url, tracker=tracker,
+                banner=make_banner(url, upstream, note, bundle, tracker.api_url))
 
 
 def _stop_on_sigterm(_signum, _frame):
@@ -169,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        demo.upstream.stop()
+        demo.stop()
         print("Connect demo stopped.", flush=True)
     return 0
 

@@ -8,7 +8,10 @@ exist yet:
 * the project DEMO with alice and bob as members, and issues DEMO-1 to DEMO-3;
 * the datasource (API key in the ``X-Api-Key`` header) and six connected items shown
   on DEMO issues: Asset, Asset search, Continent, Country (depends on Continent),
-  Related issues and Asset owner (read-only).
+  Related issues and Asset owner (read-only);
+
+and ``seed_tracker(app, api_url)`` adds, on every start, the issue picker "Linked
+issue" on this tracker's own JQL search (see its docstring).
 
 When the datasource exists it changes nothing but its URLs, which follow the sample
 API's port (a new one each run), and clears its cached answers when they changed.
@@ -91,6 +94,57 @@ def seed_demo(app: Flask, base_url: str) -> SeedResult:
         }, actor=ACTOR)
         items = _seed_items(datasource["id"])
         return SeedResult(created=True, datasource_id=datasource["id"], items=items, issues=issues)
+
+
+TRACKER_NAME = "This tracker (Jira REST API)"
+TRACKER_USER = "connect-reader"
+PICKER_NAME = "Linked issue"
+# A Jira-shaped issue picker, as Elements Connect users write it: the user's text in a
+# JQL string of the host's own search. The text is URL-encoded into the jql parameter;
+# what it may find is what the service account may see.
+PICKER_QUERY = ("/search?jql=project%20%3D%20DEMO%20AND%20summary%20~%20%22$userInput%22%20ORDER%20BY%20key"
+                "&maxResults=20")
+PICKER_OPTIONS = {"path": "$.issues[*]", "value": "${row.key}", "label": "${row.key}: ${row.fields.summary}"}
+
+
+def seed_tracker(app: Flask, api_url: str) -> int:
+    """The demo's issue picker: a datasource on this host's own ``/rest/api/2``
+    (``api_url``, HTTPS on loopback) read by a service account that is a member of
+    DEMO, and the autocomplete item "Linked issue". The account's password is made
+    anew on every start and given to the datasource with its new URL (secrets never
+    follow a URL to another port unasked). Returns the item's id."""
+    import secrets
+
+    from plugin_host.auth import find_user
+    from plugin_host.db import session as host_session
+    from plugin_host.models import Project, User
+
+    password = secrets.token_urlsafe(18)
+    with app.app_context():
+        db = host_session()
+        user = find_user(TRACKER_USER)
+        if user is None:
+            user = User(username=TRACKER_USER, is_admin=False, email="", display_name="Connect (demo reader)")
+            db.add(user)
+        user.set_password(password)
+        project = db.scalar(select(Project).where(Project.key == PROJECT_KEY))
+        if user not in project.members:
+            project.members.append(user)
+        db.commit()
+        auth = {"mode": "basic", "username": TRACKER_USER, "password": password}
+        config = {"base_url": api_url, "health_check_url": f"{api_url}/myself",
+                  "documentation_url": "https://developer.atlassian.com/cloud/jira/platform/rest/v2/",
+                  "cache_ttl_seconds": 30, "timeout_seconds": 10}
+        existing = for_hosts.find_datasource(TRACKER_NAME)
+        if existing is None:
+            datasource_id = for_hosts.create_datasource({"name": TRACKER_NAME, "type": "rest", "config": config,
+                                                         "auth": auth}, actor=ACTOR)["id"]
+        else:
+            datasource_id = existing["id"]
+            for_hosts.update_datasource(datasource_id, {"config": config, "auth": auth}, actor=ACTOR)
+        return for_hosts.create_item({
+            "name": PICKER_NAME, "datasource_id": datasource_id, "editor": "autocomplete", "query": PICKER_QUERY,
+            "options": PICKER_OPTIONS, "projects": [PROJECT_KEY]}, actor=ACTOR)["id"]
 
 
 def _follow_url(datasource: dict, base_url: str) -> SeedResult:

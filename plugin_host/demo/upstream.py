@@ -323,6 +323,15 @@ def server_context(certs: CertPaths) -> ssl.SSLContext:
     return context
 
 
+def stop_server(server, thread: threading.Thread | None) -> None:
+    """Stop a ``serve_forever`` server that runs in ``thread`` (either may be None)."""
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+    if thread is not None:
+        thread.join(timeout=5)
+
+
 class DemoUpstream:
     """The sample API in a background thread of this process."""
 
@@ -351,11 +360,7 @@ class DemoUpstream:
     def stop(self) -> None:
         server, thread = self._server, self._thread
         self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+        stop_server(server, thread)
 
     @property
     def port(self) -> int:
