@@ -16,6 +16,9 @@ from plugin_host.jql import JqlError, parse, to_text
     ("a = 1 and b = 2 or c = 3",
      ("or", (("and", (("cmp", "a", "=", "1"), ("cmp", "b", "=", "2"))), ("cmp", "c", "=", "3")))),
     ("not (a != 1)", ("not", ("cmp", "a", "!=", "1"))),
+    ("connected_item_3 !~ mac ORDER BY connected_item_3 DESC, key",
+     ("order", ("cmp", "connected_item_3", "!~", "mac"), (("connected_item_3", "desc"), ("key", "asc")))),
+    ("order by summary", ("order", None, (("summary", "asc"),))),
     ('a = "say \\"hi\\""', ("cmp", "a", "=", 'say "hi"')),
 ])
 def test_parse_builds_the_tree(text, tree):
@@ -38,16 +41,18 @@ def test_bad_query_names_position_and_expectation(text, message):
 
 
 _fields = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(
-    lambda f: f not in {"and", "or", "not", "in", "is", "empty", "null"})
+    lambda f: f not in {"and", "or", "not", "in", "is", "empty", "null", "order", "by", "asc", "desc"})
 _values = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
 _clauses = st.one_of(
-    st.tuples(st.just("cmp"), _fields, st.sampled_from(["=", "!=", "~"]), _values),
+    st.tuples(st.just("cmp"), _fields, st.sampled_from(["=", "!=", "~", "!~"]), _values),
     st.tuples(st.sampled_from(["in", "not in"]), _fields, st.lists(_values, min_size=1, max_size=3).map(tuple)),
     st.tuples(st.sampled_from(["empty", "not empty"]), _fields),
 )
-_queries = st.recursive(_clauses, lambda inner: st.one_of(
+_conditions = st.recursive(_clauses, lambda inner: st.one_of(
     st.tuples(st.sampled_from(["and", "or"]), st.lists(inner, min_size=2, max_size=3).map(tuple)),
     st.tuples(st.just("not"), inner)), max_leaves=8)
+_orders = st.lists(st.tuples(_fields, st.sampled_from(["asc", "desc"])), min_size=1, max_size=3).map(tuple)
+_queries = st.one_of(_conditions, st.tuples(st.just("order"), st.one_of(st.none(), _conditions), _orders))
 
 
 @given(_queries)

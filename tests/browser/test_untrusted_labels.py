@@ -37,10 +37,12 @@ def hostile_items(monkeypatch, demo):
                                 ("Hostile search", "autocomplete", "/hostile?q=$userInput"),
                                 ("Hostile multi", "multiselect", "/hostile"),
                                 ("Hostile read-only", "readonly", "/hostile")):
+        options = {"path": "$.items[*]", "value": "${row.id}", "label": "${row.name}"}
+        if editor == "select":  # details under the chosen value come from the upstream too
+            options["details"] = [{"name": "Note", "template": "${row.name}"}]
         response = client.post("/plugins/connect/api/items", headers=ADMIN, json={
             "name": name, "datasource_id": demo.seeded.datasource_id, "editor": editor, "query": query,
-            "projects": ["DEMO"],
-            "options": {"path": "$.items[*]", "value": "${row.id}", "label": "${row.name}"}})
+            "projects": ["DEMO"], "options": options})
         assert response.status_code == 201, response.get_data(as_text=True)
         items[name] = response.get_json()
     return items
@@ -83,6 +85,9 @@ def test_markup_in_labels_is_text(page, page_log, demo, as_user, shot, hostile_i
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status").filter(has_text="DEMO-1 saved.")).to_be_visible()
     assert page.locator(f"#{keys['Hostile select']} option:checked").text_content() == SCRIPT
+    details = page.locator(f"#{keys['Hostile select']}-field dl.connect-details")
+    expect(details.locator("dt")).to_have_text(["Note"])
+    expect(details.locator("dd")).to_have_text([SCRIPT])
     expect(page.get_by_role("combobox", name="Hostile search")).to_have_value(IMG)
     assert sorted(page.locator(f"#{keys['Hostile multi']} option:checked").all_text_contents()) == sorted([IMG, SCRIPT])
     shot("2-stored")
