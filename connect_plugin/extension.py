@@ -57,7 +57,8 @@ class ConnectPlugin:
         app.extensions[EXTENSION_KEY] = ConnectState(
             manifest=manifest, host=host, db=Database(database_url), box=box, policy=policy,
             client=OutboundClient(policy), cache=cache,
-            limiter=CallLimiter(app.config["CONNECT_BUSY_WAIT_SECONDS"], on_reject=metrics.rejected),
+            limiter=CallLimiter(app.config["CONNECT_BUSY_WAIT_SECONDS"], on_reject=metrics.rejected,
+                                threads=app.config["CONNECT_WORKER_THREADS"]),
             metrics=metrics, tokens=TokenCache(),
         )
         app.teardown_appcontext(close_session)

@@ -37,6 +37,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CONNECT_MAX_REDIRECTS", DEFAULT_MAX_REDIRECTS),  # redirect hops an outbound call follows at most
     Setting("CONNECT_BUSY_WAIT_SECONDS", 2.0),  # how long a call waits for a free slot of its datasource
     Setting("CONNECT_CACHE_MAX_BYTES", DEFAULT_CACHE_MAX_BYTES),  # bytes of mapped answers each process keeps
+    Setting("CONNECT_WORKER_THREADS", None),  # threads per worker; unset: the size of the pool running a call
     Setting("CONNECT_BASE_TEMPLATE", "connect/standalone.html"),  # the layout the plugin's pages extend
     Setting("CONNECT_METRICS_TOKEN", None),  # a bearer token that may read /plugins/connect/metrics besides admins
 )
@@ -53,6 +54,8 @@ def init_settings(config: dict[str, Any], environ: Mapping[str, str] = os.enviro
     config["CONNECT_CACHE_MAX_BYTES"] = whole_number(config, "CONNECT_CACHE_MAX_BYTES", minimum=0)
     config["CONNECT_MAX_REDIRECTS"] = whole_number(config, "CONNECT_MAX_REDIRECTS", minimum=0)
     config["CONNECT_BUSY_WAIT_SECONDS"] = seconds(config, "CONNECT_BUSY_WAIT_SECONDS")
+    if config["CONNECT_WORKER_THREADS"] is not None:
+        config["CONNECT_WORKER_THREADS"] = whole_number(config, "CONNECT_WORKER_THREADS", minimum=1)
     _warn_retired(config, environ)
 
 

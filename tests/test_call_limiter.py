@@ -1,8 +1,10 @@
-"""The per-datasource limit on calls in flight: waiters are capped, and only a
-successful call counts as progress (a hanging API stays stalled)."""
+"""The per-datasource limit on calls in flight: waiters are capped, only a
+successful call counts as progress (a hanging API stays stalled), and the limits
+follow the worker's thread count."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -67,3 +69,89 @@ def test_a_failed_call_is_not_progress():
     release_ok.set()
     for thread in (steady, taker):
         thread.join(2)
+
+
+# --- issue 13 rule 11: the limits follow the worker's threads -----------------------------
+
+
+@pytest.mark.parametrize("limit, threads, bounds", [
+    (8, None, (8, 4)),  # a thread per request (werkzeug): the datasource's own limit
+    (8, 32, (8, 4)),
+    (8, 16, (8, 3)),  # 8 + 3 of 16 threads: one of the 12 for the calls of others, 4 for the rest
+    (16, 16, (8, 3)),  # never more than half of the threads in flight, however high the limit
+    (8, 8, (4, 1)),
+    (3, 16, (3, 1)),
+    (8, 4, (2, 0)),
+    (8, 1, (1, 0)),
+])
+def test_a_datasource_keeps_to_half_of_the_workers_threads(limit, threads, bounds):
+    from connect_plugin.caching.call_limiter import Bounds, outbound_share
+
+    assert Bounds.of(limit, threads) == Bounds(*bounds)
+    assert [outbound_share(t) for t in (None, 1, 2, 4, 8, 16, 32)] == [None, 1, 1, 3, 6, 12, 24]
+
+
+def test_the_thread_count_is_the_size_of_the_pool_that_runs_the_call():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from connect_plugin.caching.call_limiter import serving_threads
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert pool.submit(serving_threads).result() == 8
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        assert pool.submit(serving_threads).result() == 16
+    found = []
+    thread = threading.Thread(target=lambda: found.append(serving_threads()))
+    thread.start()
+    thread.join()
+    assert found == [None] and serving_threads() is None  # a thread per request: no bound
+
+
+def test_calls_to_all_apis_leave_a_quarter_of_the_threads():
+    """8 threads: two hanging APIs (default limit 8) take 4 and 2 threads, the 7th
+    caller of any datasource is refused at once instead of taking one more thread."""
+    limiter = CallLimiter(wait_seconds=1.0, threads=8)
+    release = threading.Event()
+    holders = [hold(limiter, 1, 8, release) for _ in range(4)]
+    started = time.monotonic()
+    with pytest.raises(UpstreamBusy, match="Assets API is busy: 4 calls are already in flight"):
+        with limiter.slot(1, 8, "Assets API"):  # waits (no progress yet), then refused
+            pass
+    assert time.monotonic() - started < 1.5
+    holders += [hold(limiter, 2, 8, release) for _ in range(2)]
+    assert limiter.holding() == 6
+    started = time.monotonic()
+    with pytest.raises(UpstreamBusy, match="People API is busy: the calls to all APIs hold every thread"):
+        with limiter.slot(3, 8, "People API"):
+            pass
+    assert time.monotonic() - started < 0.1
+    release.set()
+    for thread in holders:
+        thread.join(2)
+    assert limiter.holding() == 0
+    with limiter.slot(3, 8, "People API"):  # room again
+        with limiter.slot(2, 8, "Other API"):  # one thread counts once
+            assert limiter.holding() == 1
+
+
+def test_gunicorn_tells_each_gthread_worker_its_threads(monkeypatch):
+    from types import SimpleNamespace
+
+    from gunicorn.workers.gthread import ThreadWorker
+    from gunicorn.workers.sync import SyncWorker
+
+    from plugin_host import gunicorn_conf
+
+    def worker(cls, threads):
+        made = cls.__new__(cls)
+        made.cfg = SimpleNamespace(threads=threads)
+        return made
+
+    monkeypatch.setenv("CONNECT_WORKER_THREADS", "")  # recorded: whatever post_fork sets is undone
+    monkeypatch.delenv("CONNECT_WORKER_THREADS")
+    gunicorn_conf.post_fork(None, worker(SyncWorker, 1))
+    assert "CONNECT_WORKER_THREADS" not in os.environ
+    gunicorn_conf.post_fork(None, worker(ThreadWorker, 12))
+    assert os.environ["CONNECT_WORKER_THREADS"] == "12"
+    gunicorn_conf.post_fork(None, worker(ThreadWorker, 4))
+    assert os.environ["CONNECT_WORKER_THREADS"] == "12", "a value the environment gives wins"

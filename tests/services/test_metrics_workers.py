@@ -38,7 +38,8 @@ def test_a_scrape_counts_every_workers_calls(gunicorn_host, upstream, tmp_path):
     (folder / "counter_999999.db").write_bytes(b"left over from an earlier run")
     counter = Counter()
     upstream.route("/api/assets", counter)
-    host = gunicorn_host(workers=2, threads=4, gunicorn_args=("-c", "python:plugin_host.gunicorn_conf"),
+    # 8 threads: 4 callers of one datasource fit in its share of one worker (4 in flight, 2 waiting).
+    host = gunicorn_host(workers=2, threads=8, gunicorn_args=("-c", "python:plugin_host.gunicorn_conf"),
                          PROMETHEUS_MULTIPROC_DIR=str(folder), CONNECT_METRICS_TOKEN=TOKEN)
     assert not (folder / "counter_999999.db").exists(), "on_starting empties the folder of an earlier run"
     ds = create_datasource(host, upstream.url("/api"))

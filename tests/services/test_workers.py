@@ -92,7 +92,9 @@ def get_options(host, item_id: int, timeout: float = 30, **params) -> requests.R
 def test_40_requests_over_4_workers_make_one_upstream_call(gunicorn_host, upstream):
     counter = Counter(delay=0.3)
     upstream.route("/api/assets", counter)
-    host = gunicorn_host(workers=4, threads=8)
+    # 16 threads: the 8 concurrent callers of one datasource fit in its share of any
+    # one worker (half of its threads in flight, and waiters), wherever they land.
+    host = gunicorn_host(workers=4, threads=16)
     ds = create_datasource(host, upstream.url("/api"))
     item = create_item(host, ds["id"])
 
@@ -118,7 +120,8 @@ def test_24_concurrent_cold_requests_make_one_upstream_call(gunicorn_host, upstr
     to miss at the same moment."""
     counter = Counter(delay=1.0)
     upstream.route("/api/assets", counter)
-    nodes = [gunicorn_host(workers=2, threads=8), gunicorn_host(workers=2, threads=8)]
+    # 16 threads: a node's 12 callers fit in one datasource's share of a worker (8 in flight, 4 waiting).
+    nodes = [gunicorn_host(workers=2, threads=16), gunicorn_host(workers=2, threads=16)]
     ds = create_datasource(nodes[0], upstream.url("/api"))
     item = create_item(nodes[0], ds["id"])
     for node in nodes:
