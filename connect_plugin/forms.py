@@ -18,6 +18,7 @@ from typing import Any, Mapping
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
 
+from . import pagination_fields
 from .auth_modes import AUTH_MODES
 from .connected_items.catalogue import VARIABLES
 from .datasources.base import DatasourceType
@@ -87,6 +88,7 @@ def datasource_form_class(type_cls: type[DatasourceType]) -> type[FlaskForm]:
             else:
                 attrs[attr] = StringField(spec.label, default=spec.default,
                                           render_kw={"autocomplete": "off", "type": INPUT_TYPES[spec.kind]})
+    attrs.update(pagination_fields.form_fields(choices))
     return type(f"{type_cls.__name__}Form", (FlaskForm,), attrs)
 
 
@@ -102,6 +104,7 @@ def datasource_form(type_cls: type[DatasourceType], serialized: Mapping[str, Any
         data["name"] = serialized["name"]
         for key, value in serialized["config"].items():
             data[config_attr(key)] = "" if value is None else str(value)
+        data.update(pagination_fields.form_data(serialized["config"].get("pagination")))
         auth = serialized["auth"]
         data["auth_mode"] = auth["mode"]
         mode = AUTH_MODES.get(auth["mode"])
@@ -152,6 +155,7 @@ def datasource_payload(form: FlaskForm, type_cls: type[DatasourceType], *, creat
         "config": {spec.name: (form[config_attr(spec.name)].data or "") for spec in type_cls.config_fields},
         "auth": auth,
     }
+    payload["config"]["pagination"] = pagination_fields.payload(form)
     if creating:
         payload["type"] = type_cls.type
     return payload
@@ -162,6 +166,7 @@ def datasource_error_map(type_cls: type[DatasourceType], mode_name: str | None) 
     mapping = {"name": "name", "auth.mode": "auth_mode", "auth": "auth_mode"}
     for spec in type_cls.config_fields:
         mapping[f"config.{spec.name}"] = config_attr(spec.name)
+    mapping.update(pagination_fields.error_map("config.pagination"))
     mode = AUTH_MODES.get(mode_name or "")
     for spec in mode.fields if mode else ():
         mapping[f"auth.{spec.name}"] = auth_attr(mode.mode, spec.name)
@@ -178,10 +183,13 @@ ITEM_ERROR_MAP = {
     "name": "name", "datasource_id": "datasource_id", "editor": "editor", "query": "query",
     "options.path": "options_path", "options.value": "value_template", "options.label": "label_template",
     "options": "options_path", "options.details": "details", "projects": "projects",
+    **pagination_fields.error_map("pagination"),
 }
 
+_ItemPaginationForm = type("_ItemPaginationForm", (FlaskForm,), pagination_fields.form_fields(choices, inherit=True))
 
-class ItemForm(FlaskForm):
+
+class ItemForm(_ItemPaginationForm):
     name = StringField("Name")
     datasource_id = SelectField("Datasource", choices=[], validate_choice=False)
     editor = SelectField("Editor", choices=choices(EDITORS.items()), default="select", validate_choice=False)
@@ -210,6 +218,7 @@ def item_form(datasources: list[tuple[int, str]], serialized: Mapping[str, Any] 
             "label_template": serialized["options"]["label"],
             "details": "\n".join(f"{d['name']} = {d['template']}" for d in serialized["options"].get("details", [])),
             "projects": ", ".join(serialized["projects"] or []),
+            **pagination_fields.form_data(serialized.get("pagination"), inherit=True),
         })
     form.datasource_id.choices = choices([("", "Choose a datasource")] + [(str(i), n) for i, n in datasources])
     return form
@@ -226,6 +235,7 @@ def item_payload(form: ItemForm) -> dict[str, Any]:
         "options": {"path": form.options_path.data or "", "value": form.value_template.data or "",
                     "label": form.label_template.data or "", "details": details_from_text(form.details.data or "")},
         "projects": projects or None,
+        "pagination": pagination_fields.payload(form, inherit=True),
     }
 
 

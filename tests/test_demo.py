@@ -188,13 +188,13 @@ def _counts(app):
 
 def test_seed_is_idempotent_and_follows_the_port(app, upstream):
     first = seed_demo(app, upstream.base_url)
-    assert first.created and len(first.items) == 6 and first.issues == ["DEMO-1", "DEMO-2", "DEMO-3"]
+    assert first.created and len(first.items) == 7 and first.issues == ["DEMO-1", "DEMO-2", "DEMO-3"]
     second = seed_demo(app, upstream.base_url)
     assert not second.created and not second.updated_urls
     assert second.items == first.items and second.datasource_id == first.datasource_id
 
     counts = _counts(app)
-    assert counts["datasources"] == 1 and counts["items"] == 6 and counts["issues"] == 3
+    assert counts["datasources"] == 1 and counts["items"] == 7 and counts["issues"] == 3
     assert counts["users"] == ["admin", "alice", "bob"] and counts["admins"] == ["admin"]
     assert counts["members"] == ["alice", "bob"]
 
@@ -203,7 +203,7 @@ def test_seed_is_idempotent_and_follows_the_port(app, upstream):
     assert _counts(app)["base_url"] == "https://127.0.0.1:1234/api"
     seed_demo(app, upstream.base_url)
     counts = _counts(app)
-    assert counts["base_url"] == upstream.base_url and counts["datasources"] == 1 and counts["items"] == 6
+    assert counts["base_url"] == upstream.base_url and counts["datasources"] == 1 and counts["items"] == 7
 
     client = app.test_client()
     listed = client.get("/plugins/connect/api/datasources", headers=basic("admin", "admin")).get_json()
@@ -257,6 +257,14 @@ def test_demo_options_end_to_end(app, upstream):
     related = _options(client, items["Related issues"], "bob", issue="DEMO-2")
     assert related["options"] and related["options"][0]["label"].startswith("OPS-")
     assert all(o["label"].startswith(o["value"] + ": ") for o in related["options"])
+
+    # Any asset reads the four pages of the paged endpoint (Link headers) as one answer.
+    every = _options(client, items["Any asset"], "alice", issue="DEMO-1", limit=200)
+    assert [o["value"] for o in every["options"]] == [a["id"] for a in ASSETS] and len(ASSETS) == 40
+    assert "truncated" not in every
+    traced = client.post(f"/plugins/connect/api/items/{items['Any asset']}/test", headers=basic("admin", "admin"),
+                         json={"issue": "DEMO-1"}).get_json()
+    assert [(p["page"], p["rows"]) for p in traced["pages"]] == [(1, 10), (2, 10), (3, 10), (4, 10)]
 
     # Saving values goes through the same options: Europe, then France, in one change.
     saved = client.put("/rest/api/2/issue/DEMO-1", headers=basic("alice", "alice"),

@@ -6,9 +6,10 @@ exist yet:
 * users ``admin`` (admin, password ``admin``), ``alice`` and ``bob`` (members, passwords
   ``alice`` and ``bob``) — existing users are left as they are;
 * the project DEMO with alice and bob as members, and issues DEMO-1 to DEMO-3;
-* the datasource (API key in the ``X-Api-Key`` header) and six connected items shown
+* the datasource (API key in the ``X-Api-Key`` header) and seven connected items shown
   on DEMO issues: Asset, Asset search, Continent, Country (depends on Continent),
-  Related issues and Asset owner (read-only);
+  Related issues, Asset owner (read-only) and Any asset (read from every page of a
+  paged endpoint: its own ``link_header`` pagination);
 
 and ``seed_tracker(app, api_url)`` adds, on every start, the issue picker "Linked
 issue" on this tracker's own JQL search (see its docstring).
@@ -200,10 +201,10 @@ def _seed_host() -> list[str]:
 def _seed_items(datasource_id: int) -> dict[str, int]:
     ids: dict[str, int] = {}
 
-    def item(name: str, editor: str, query: str, options: dict[str, str]) -> int:
+    def item(name: str, editor: str, query: str, options: dict[str, str], **more) -> int:
         ids[name] = for_hosts.create_item({
             "name": name, "datasource_id": datasource_id, "editor": editor, "query": query,
-            "options": options, "projects": [PROJECT_KEY],
+            "options": options, "projects": [PROJECT_KEY], **more,
         }, actor=ACTOR)["id"]
         return ids[name]
 
@@ -219,4 +220,6 @@ def _seed_items(datasource_id: int) -> dict[str, int]:
          {"path": "$.issues[*]", "value": "${row.key}", "label": "${row.key}: ${row.fields.summary}"})
     item("Asset owner (read-only)", "readonly", "/assets?q=$issue.summary",
          {"path": "$.items[*]", "value": "${row.id}", "label": "${row.owner}"})
+    item("Any asset", "select", "/assets/paged?per_page=10", {**ASSET_OPTIONS, "path": "$[*]"},
+         pagination={"mode": "link_header", "max_pages": 10})
     return ids

@@ -9,6 +9,9 @@ Endpoints, all JSON, under ``/api``:
   ``owner`` keeps one owner's assets; ``q`` keeps assets whose name or serial holds
   the text (case-insensitive), or whose serial is a word of the text (so an issue
   summary such as "Laptop C02XK1 does not charge" finds its asset).
+* ``GET /api/assets/paged?page=1&per_page=10`` -> every asset, one page of them per call, as a
+  bare array with GitHub's ``Link: </api/assets/paged?page=2&per_page=10>; rel="next"``
+  header (``rel="next"`` is left out on the last page). Needs the API key too.
 * ``GET /api/continents`` -> ``[{"code": "EU", "name": "Europe"}, ...]``
 * ``GET /api/countries?continent=EU`` -> ``{"countries": [{"code": "FR", "name": "France"}, ...]}``
 * ``GET /api/search?jql=<text>`` -> Jira-shaped ``{"issues": [{"key", "fields": {"summary", ...}}],
@@ -181,7 +184,9 @@ def search_issues(jql: str | None) -> list[dict[str, Any]]:
 
 # --- HTTP -----------------------------------------------------------------------------
 
-Answer = tuple[int, Any]
+Answer = tuple[int, Any] | tuple[int, Any, dict[str, str]]
+PAGED_PATH = "/api/assets/paged"
+DEFAULT_PER_PAGE = 10
 
 
 def _index(_args) -> Answer:
@@ -191,6 +196,7 @@ def _index(_args) -> Answer:
         "endpoints": {
             "GET /api/health": "{status}",
             "GET /api/assets?owner=<email>&q=<text>": "{items: [{id, name, serial, owner, type}]}",
+            "GET /api/assets/paged?page=<n>&per_page=<n>": "[{id, name, serial, owner, type}] + Link header",
             "GET /api/continents": "[{code, name}]",
             "GET /api/countries?continent=<code>": "{countries: [{code, name}]}",
             "GET /api/search?jql=<text>": "{issues: [{key, fields: {summary, status}}], total}",
@@ -205,6 +211,20 @@ def _health(_args) -> Answer:
 def _assets(args) -> Answer:
     items = find_assets(args.get("owner"), args.get("q"))
     return 200, {"items": items, "total": len(items)}
+
+
+def _paged_assets(args) -> Answer:
+    """One page of every asset, with GitHub's Link header (relative links)."""
+    try:
+        page = max(1, int(args.get("page") or 1))
+        per_page = min(100, max(1, int(args.get("per_page") or DEFAULT_PER_PAGE)))
+    except ValueError:
+        return 400, {"error": "page and per_page are whole numbers."}
+    last = max(1, -(-len(ASSETS) // per_page))
+    links = [f'<{PAGED_PATH}?page={page + 1}&per_page={per_page}>; rel="next"'] if page < last else []
+    links += [f'<{PAGED_PATH}?page={last}&per_page={per_page}>; rel="last"',
+              f'<{PAGED_PATH}?page=1&per_page={per_page}>; rel="first"']
+    return 200, ASSETS[(page - 1) * per_page: page * per_page], {"Link": ", ".join(links)}
 
 
 def _continents(_args) -> Answer:
@@ -225,9 +245,10 @@ def _search(args) -> Answer:
 
 ROUTES: dict[str, Callable[[dict], Answer]] = {
     "/api": _index, "/api/": _index, "/api/health": _health, "/api/assets": _assets,
-    "/api/continents": _continents, "/api/countries": _countries, "/api/search": _search,
+    PAGED_PATH: _paged_assets, "/api/continents": _continents, "/api/countries": _countries,
+    "/api/search": _search,
 }
-NEEDS_KEY = {"/api/assets"}
+NEEDS_KEY = {"/api/assets", PAGED_PATH}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -245,9 +266,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.request.do_handshake()
         super().setup()
 
-    def _answer(self, status: int, data: Any, *, body: bool = True) -> None:
+    def _answer(self, status: int, data: Any, headers: dict[str, str] | None = None, *,
+                body: bool = True) -> None:
         payload = json.dumps(data, ensure_ascii=False).encode("utf-8")
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("Cache-Control", "no-store")
@@ -268,8 +292,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._answer(401, {"error": f"Send a valid API key in the {API_KEY_HEADER} header."},
                                     body=body)
         args = {name: values[0] for name, values in parse_qs(parts.query, keep_blank_values=True).items()}
-        status, data = view(args)
-        self._answer(status, data, body=body)
+        self._answer(*view(args), body=body)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         self._route()

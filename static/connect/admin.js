@@ -1,6 +1,7 @@
 /* Enhancements for the admin pages; each page works without them.
  *
  * - Authentication: only the chosen mode's fieldset is shown.
+ * - Pagination: only the chosen mode's settings are shown.
  * - "Clear" next to a stored secret disables that secret's input.
  * - Test connection: calls the JSON API and shows the result without a reload.
  * - Configuration tester: calls the JSON API and renders every step.
@@ -73,6 +74,23 @@
     apply();
   }
 
+  /* --- pagination mode ------------------------------------------------------ */
+
+  function setupPaginationModes() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-pagination]"), function (group) {
+      var select = group.querySelector("[data-pagination-mode-select]");
+      if (!select) return;
+      var settings = group.querySelectorAll("div[data-pagination-modes]");
+      function apply() {
+        Array.prototype.forEach.call(settings, function (setting) {
+          setting.hidden = setting.dataset.paginationModes.split(" ").indexOf(select.value) < 0;
+        });
+      }
+      select.addEventListener("change", apply);
+      apply();
+    });
+  }
+
   function setupClearBoxes() {
     var boxes = document.querySelectorAll("input[type=checkbox][data-clears]");
     Array.prototype.forEach.call(boxes, function (box) {
@@ -143,6 +161,14 @@
     if (result.status !== undefined && result.status !== null) row("HTTP status", result.status);
     if (result.elapsed_ms !== undefined) row("Time", result.elapsed_ms + " ms");
     region.appendChild(dl);
+    if (Array.isArray(result.pages)) {
+      var pagesCaption = "Pages read" + (result.truncated ? " (stopped at the most pages allowed; more exist)" : "");
+      region.appendChild(table("connect-pages", pagesCaption, ["Page", "URL", "HTTP status", "Rows"],
+        result.pages.map(function (page) {
+          var status = page.status === undefined ? "failed" : page.status;
+          return [page.page, { code: page.url }, status, page.rows === undefined ? "" : page.rows];
+        })));
+    }
     if (result.excerpt) {
       region.appendChild(el("h3", "", "Raw answer (excerpt)"));
       region.appendChild(el("pre", "connect-raw", result.excerpt));
@@ -152,30 +178,39 @@
       region.appendChild(el("p", "field-help", "The mapping gave no options: check Rows (JSONPath) against the raw answer."));
       return;
     }
-    var table = el("table", "table connect-table");
     var caption = "Options";
     if (result.total > result.options.length) caption += " (first " + result.options.length + " of " + result.total + ")";
-    table.appendChild(el("caption", "", caption));
+    region.appendChild(table("", caption, ["Value", "Label"], result.options.map(function (option) {
+      return [{ code: option.value }, option.label];
+    })));
+  }
+
+  /* A table: each cell is text, or {code: text} for a <code> cell. */
+  function table(extraClass, caption, headers, rows) {
+    var node = el("table", "table connect-table" + (extraClass ? " " + extraClass : ""));
+    node.appendChild(el("caption", "", caption));
     var head = el("thead");
     var headRow = el("tr");
-    ["Value", "Label"].forEach(function (name) {
+    headers.forEach(function (name) {
       var th = el("th", "", name);
       th.scope = "col";
       headRow.appendChild(th);
     });
     head.appendChild(headRow);
-    table.appendChild(head);
+    node.appendChild(head);
     var body = el("tbody");
-    result.options.forEach(function (option) {
+    rows.forEach(function (cells) {
       var tr = el("tr");
-      var value = el("td");
-      value.appendChild(el("code", "", option.value));
-      tr.appendChild(value);
-      tr.appendChild(el("td", "", option.label));
+      cells.forEach(function (cell) {
+        var td = el("td");
+        if (cell !== null && typeof cell === "object") td.appendChild(el("code", "", cell.code));
+        else td.textContent = String(cell);
+        tr.appendChild(td);
+      });
       body.appendChild(tr);
     });
-    table.appendChild(body);
-    region.appendChild(table);
+    node.appendChild(body);
+    return node;
   }
 
   function showTesterErrors(form, fields) {
@@ -226,6 +261,7 @@
 
   function init() {
     setupAuthModes();
+    setupPaginationModes();
     setupClearBoxes();
     setupTestConnection();
     setupTester();

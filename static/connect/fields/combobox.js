@@ -70,7 +70,8 @@ export class ComboboxField extends ConnectedField {
       if (body.message) { this.say(body.message, "info"); this.close(); }
       else if (!body.options.length) { this.say("No matches for “" + text + "”.", "info"); this.close(); }
       else {
-        this.say(body.total + " match" + (body.total === 1 ? "" : "es") + "; use the arrow keys to choose.", "");
+        const more = body.truncated ? " (the datasource has more; type more to narrow)" : "";
+        this.say(body.total + " match" + (body.total === 1 ? "" : "es") + more + "; use the arrow keys to choose.", "");
         if (document.activeElement === this.input) this.open();
       }
     }, (error) => { this.fail(error); this.close(); });

@@ -183,6 +183,7 @@ export class SelectField extends ConnectedField {
     else if (cleared) this.say("The previous value is no longer offered and was cleared.", "info");
     else if (!body.options.length) this.say("No options.", "info");
     else if (!complete) this.say("Showing " + body.options.length + " of " + body.total + " options.", "");
+    else if (body.truncated) this.say("Showing the options read; the datasource has more than it was set to read.", "");
     else this.say("", "");
     if (cleared) this.changed();
   }
