@@ -9,6 +9,9 @@ Routes (GET, HTTP/1.1 keep-alive):
 * ``/rows?n=N[&delay=S]`` -> ``{"items": [row, ...]}`` with ``N`` rows of about 163
   bytes each (50,000 rows are about 8 MB), answered after ``S`` seconds. The bodies
   are built once per ``N`` and kept, so serving costs only the copy to the socket.
+* ``/pages?per=M&pages=K[&page=P]`` -> page ``P`` (1 first) of ``K`` pages of ``M`` rows,
+  ``{"items": [...]}``, with ``Link: </pages?per=M&pages=K&page=P+1>; rel="next"`` on every
+  page but the last (GitHub's shape; the rows are those of ``/rows``, in order).
 * ``/hang?seconds=S`` -> nothing for ``S`` seconds (default 30), then ``{}``: a
   datasource that hangs.
 * ``/__stats`` -> ``{"<path?query>": calls, ...}``; ``/__reset`` zeroes the counts.
@@ -60,6 +63,18 @@ class _Bodies:
                 self._bodies[n] = body
             return body
 
+    def page(self, per: int, pages: int, page: int) -> tuple[bytes, str]:
+        """Page ``page`` of ``pages`` and its Link header (built once, like the rows)."""
+        key = -(per * 1_000_000 + page)
+        with self._lock:
+            body = self._bodies.get(key)
+            if body is None:
+                rows = [make_row(i) for i in range((page - 1) * per, page * per)]
+                body = json.dumps({"items": rows}, separators=(",", ":")).encode()
+                self._bodies[key] = body
+        link = f'</pages?per={per}&pages={pages}&page={page + 1}>; rel="next"' if page < pages else ""
+        return body, link
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -101,8 +116,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *_args) -> None:  # quiet
         pass
 
-    def _send(self, status: int, body: bytes) -> None:
+    def _send(self, status: int, body: bytes, link: str = "") -> None:
         self.send_response(status)
+        if link:
+            self.send_header("Link", link)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -128,6 +145,10 @@ class _Handler(BaseHTTPRequestHandler):
             if delay > 0 and self.server.stopping.wait(delay):
                 return
             self._send(200, self.server.bodies.get(n))
+        elif parts.path == "/pages":
+            body, link = self.server.bodies.page(int(args.get("per", "500")), int(args.get("pages", "50")),
+                                                 int(args.get("page", "1")))
+            self._send(200, body, link)
         elif parts.path == "/hang":
             seconds = min(float(args.get("seconds", "30")), HANG_CAP_SECONDS)
             if self.server.stopping.wait(seconds):
