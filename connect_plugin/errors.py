@@ -66,6 +66,11 @@ class SecretUnreadable(ConnectError):
     status = 409
 
 
+class SecretsMissing(SecretUnreadable):
+    """A datasource waits for secrets it was saved without (an imported one): it
+    cannot be called until an admin enters them."""
+
+
 class MissingDependency(ConnectError):
     """A query needs a value that is not filled in yet; ``field`` names it."""
 

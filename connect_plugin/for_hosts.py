@@ -6,6 +6,7 @@
 * the refresh of stored values (``refresh_stored_values``), for a host's CLI;
 * provisioning datasources and items from code (a host's demo or set-up script),
   through the same services and rules as the admin API, each call one transaction;
+* the configuration as data (``export_config``, ``import_config``), for a host's CLI;
 * the CSRF rule (``needs_csrf_token``), so host and plugin ask for the token alike;
 * what a user is told of an upstream failure (``error_message_for`` /
   ``error_json_for``): the detail for admins, a generic sentence with a reference
@@ -26,6 +27,8 @@ from . import named_records
 from .connected_items import field_values
 from .connected_items.catalogue import field_key, item_id_of
 from .csrf_policy import needs_token as needs_csrf_token
+from .configuration import importer
+from .configuration.export import export_config as _export
 from .connected_items import refresh
 from .connected_items import service as item_service
 from .datasources import service as datasource_service
@@ -39,8 +42,9 @@ from .state import session, state
 from .timestamps import iso_utc
 
 __all__ = [
-    "NAMING", "Database", "clear_datasource_cache", "connected_fields", "connected_item_ids", "create_datasource", "create_item",
-    "end_read", "error_json_for", "error_message_for", "field_key", "find_datasource", "is_connected_field", "iso_utc", "item_ids", "needs_csrf_token",
+    "NAMING", "Database", "clear_datasource_cache", "connected_fields", "connected_item_ids", "create_datasource",
+    "create_item", "end_read", "error_json_for", "error_message_for", "export_config", "field_key",
+    "find_datasource", "import_config", "is_connected_field", "iso_utc", "item_ids", "needs_csrf_token",
     "refresh_stored_values", "run_online", "set_connected_fields", "update_datasource",
 ]
 
@@ -78,6 +82,18 @@ def refresh_stored_values(item_id: int | None = None, *, actor: str, dry_run: bo
     summary = refresh.refresh_items(state(), db, items, actor=actor, dry_run=dry_run, progress=progress)
     db.commit()
     return summary
+
+
+def export_config() -> dict[str, Any]:
+    """Every datasource and connected item as one document, without ids or secrets
+    (what ``GET /api/config`` answers)."""
+    return _export(session(), state().box)
+
+
+def import_config(document: Any, *, actor: str, dry_run: bool = False) -> importer.Plan:
+    """Apply a configuration document by name in one transaction, as ``POST
+    /api/config`` does. Raises ValidationError naming the entry, writing nothing."""
+    return importer.import_config(state(), session(), document, actor=actor, dry_run=dry_run)
 
 
 def find_datasource(name: str) -> dict[str, Any] | None:

@@ -1,7 +1,7 @@
 """``connect-host``: a Flask CLI group over the reference host.
 
-``db upgrade``, ``users create`` and ``items refresh`` are the host's (the last calls
-the plugin's ``for_hosts.refresh_stored_values``); ``secrets rotate`` and ``cache
+``db upgrade``, ``users create``, ``items refresh`` and ``config export|import`` are the
+host's (the last two call the plugin's ``for_hosts`` functions of the same names); ``secrets rotate`` and ``cache
 clear`` come from the plugin's own ``init_app``.
 """
 
@@ -16,6 +16,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(users_group)
     app.cli.add_command(items_group)
+    app.cli.add_command(config_group)
 
 
 @click.group("db", help="Database commands.")
@@ -108,6 +109,56 @@ def items_refresh(item_id, dry_run):
     if dry_run:
         click.echo("Dry run: nothing was written.")
     click.echo(summary.line())
+
+
+@click.group("config", help="The configuration as data: every datasource and connected item, without secrets.")
+def config_group():
+    pass
+
+
+@config_group.command("export", help="Write the configuration to FILE (stdout without it): YAML when FILE ends "
+                                      "in .yaml or .yml, else JSON. Never holds a secret.")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, writable=True, allow_dash=True))
+@click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default=None,
+              help="Override the format the file name implies.")
+@with_appcontext
+def config_export(file, fmt):
+    from connect_plugin.configuration.files import dump, format_for
+    from connect_plugin.for_hosts import export_config
+
+    target = None if file in (None, "-") else file
+    text = dump(export_config(), fmt or format_for(target))
+    if target is None:
+        click.echo(text, nl=False)
+        return
+    with open(target, "w", encoding="utf-8") as out:
+        out.write(text)
+    click.echo(f"Wrote the configuration to {target}.", err=True)
+
+
+@config_group.command("import", help="Create or update, by name, the datasources and connected items of FILE (JSON "
+                                     "or YAML, - for stdin) in one transaction, and print the plan.")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
+@with_appcontext
+def config_import(file, dry_run):
+    from connect_plugin.configuration.files import load
+    from connect_plugin.errors import ConnectError, ValidationError
+    from connect_plugin.for_hosts import import_config
+
+    name = getattr(file, "name", "")
+    fmt = "yaml" if name.lower().endswith((".yaml", ".yml")) else "json" if name.lower().endswith(".json") else None
+    try:
+        plan = import_config(load(file.read(), fmt), actor="cli", dry_run=dry_run)
+    except ValidationError as exc:
+        details = "".join(f"\n  {field}: {message}" for field, message in exc.fields.items())
+        raise click.ClickException(f"{exc.message} Nothing was written.{details}") from None
+    except ConnectError as exc:
+        raise click.ClickException(exc.message) from None
+    if dry_run:
+        click.echo("Dry run: nothing was written.")
+    for line in plan.lines():
+        click.echo(line)
 
 
 def _create_app(*_args, **_kwargs):

@@ -10,15 +10,28 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..auth_modes import AUTH_MODES
-from ..errors import SecretUnreadable, ValidationError
+from ..errors import SecretsMissing, SecretUnreadable, ValidationError
 from ..models import Datasource, DatasourceSecret
 from ..outbound import register_secret
 from ..secret_box import UNREADABLE, SecretBox
 
 
+def missing_secrets(datasource: Datasource) -> list[str]:
+    """The required secret fields of the datasource's auth mode that are not stored:
+    a datasource imported from a configuration file waits for them."""
+    mode = AUTH_MODES.get(datasource.auth_mode)
+    stored = {s.field for s in datasource.secrets}
+    return [f.name for f in (mode.fields if mode else ()) if f.secret and f.required and f.name not in stored]
+
+
 def decrypt_secrets(datasource: Datasource, box: SecretBox) -> dict[str, str]:
     """All secrets of the datasource in clear, registered for redaction. Raises
-    SecretUnreadable (naming the datasource) when a key cannot open one."""
+    SecretUnreadable (naming the datasource) when a key cannot open one, and
+    SecretsMissing when a required one was never entered."""
+    missing = missing_secrets(datasource)
+    if missing:
+        raise SecretsMissing(f"{datasource.name} waits for its {', '.join(missing)}: an admin enters "
+                             f"{'it' if len(missing) == 1 else 'them'} on the datasource page.")
     values = {}
     for secret in datasource.secrets:
         try:

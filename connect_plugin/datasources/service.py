@@ -5,6 +5,11 @@ share one set of rules. Secrets go in encrypted and come out only as ``<field>_s
 flags; within one auth mode a change that leaves a secret out keeps it, a change of
 mode drops the old mode's secrets, and a change that points a URL at another host
 must give the secrets again (:mod:`.destinations`).
+
+``pending_secrets=True`` (a configuration import, which never carries secrets) saves
+a datasource without the required secrets it lacks: every other rule holds, and the
+datasource waits for them (``secrets.missing_secrets``) instead of being refused; a
+URL moved to another host then drops the secrets that may not follow it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from .base import DatasourceType
 from .secrets import kept_secrets, secret_status, store_secrets
 
 INVALID = "The datasource settings are not valid."
+# What a missing secret is checked as under ``pending_secrets``; never stored.
+_PENDING = "pending-secret"
 SECRETS_AGAIN = "The change points the datasource at another host: enter its secrets again."
 
 
@@ -85,7 +92,18 @@ def url_rules(policy: OutboundPolicy) -> UrlCheck:
     return lambda url, field: check_datasource_url(url, field, policy)
 
 
-def create(session: Session, payload: Any, *, box: SecretBox, policy: OutboundPolicy, actor: str) -> Datasource:
+def _validate_auth(mode, plain_raw: dict[str, Any], given: dict[str, str], policy: OutboundPolicy, *,
+                   pending: bool) -> tuple[dict[str, Any], dict[str, str]]:
+    """The mode's own checks. With ``pending`` a required secret that is not given is
+    checked as if it were, and left out of the result: the datasource waits for it."""
+    waiting = {f.name: _PENDING for f in mode.fields
+               if pending and f.secret and f.required and given.get(f.name) in (None, "")}
+    plain, secrets = mode.validate(plain_raw, {**given, **waiting}, url_check=url_rules(policy))
+    return plain, {k: v for k, v in secrets.items() if k not in waiting}
+
+
+def create(session: Session, payload: Any, *, box: SecretBox, policy: OutboundPolicy, actor: str,
+           pending_secrets: bool = False) -> Datasource:
     if not isinstance(payload, dict):
         raise ValidationError("The request body must be a JSON object.")
     errors: dict[str, str] = {}
@@ -106,7 +124,7 @@ def create(session: Session, payload: Any, *, box: SecretBox, policy: OutboundPo
         try:
             mode = type_cls.auth_mode(mode_name)
             plain_raw, given, _cleared = _split_auth(auth_raw, type(mode))
-            plain, secrets = mode.validate(plain_raw, given, url_check=url_rules(policy))
+            plain, secrets = _validate_auth(mode, plain_raw, given, policy, pending=pending_secrets)
         except ValidationError as exc:
             errors.update(exc.fields)
     if errors:
@@ -122,7 +140,7 @@ def create(session: Session, payload: Any, *, box: SecretBox, policy: OutboundPo
 
 
 def update(session: Session, datasource: Datasource, payload: Any, *, box: SecretBox, policy: OutboundPolicy,
-           actor: str) -> Datasource:
+           actor: str, pending_secrets: bool = False) -> Datasource:
     """Apply a partial change (PATCH semantics); nothing is written unless every
     part of it is valid, and an unchanged datasource keeps its version."""
     if not isinstance(payload, dict):
@@ -136,10 +154,16 @@ def update(session: Session, datasource: Datasource, payload: Any, *, box: Secre
     config = _collect(errors, lambda: _patched_config(type_cls, datasource, payload["config"], policy),
                       datasource.config, when="config" in payload)
     mode_name, plain, secrets, kept = _collect(
-        errors, lambda: _patched_auth(type_cls, datasource, payload["auth"], box, policy),
+        errors, lambda: _patched_auth(type_cls, datasource, payload["auth"], box, policy, pending_secrets),
         (datasource.auth_mode, datasource.auth_config, None, {s.field for s in datasource.secrets}),
         when="auth" in payload)
     again = _secrets_to_give_again(type_cls, datasource, config, mode_name, plain, kept)
+    if again and pending_secrets and not errors:
+        # Nobody can give them again here: the secrets stay behind, the datasource waits.
+        if secrets is None:
+            secrets = kept_secrets(datasource, box, skip=set())
+        secrets = {k: v for k, v in secrets.items() if f"auth.{k}" not in again}
+        again = {}
     if errors or again:
         raise ValidationError(INVALID if errors else SECRETS_AGAIN, {**errors, **again})
 
@@ -177,7 +201,8 @@ def _patched_config(type_cls: type[DatasourceType], datasource: Datasource, patc
 
 
 def _patched_auth(type_cls: type[DatasourceType], datasource: Datasource, auth_raw: Any, box: SecretBox,
-                  policy: OutboundPolicy) -> tuple[str, dict[str, Any], dict[str, str], set[str]]:
+                  policy: OutboundPolicy,
+                  pending: bool = False) -> tuple[str, dict[str, Any], dict[str, str], set[str]]:
     """Within one mode, settings and secrets left out are kept; a new mode starts
     from what the payload gives (the old mode's secrets are dropped). The last part
     names the stored secrets kept."""
@@ -189,7 +214,7 @@ def _patched_auth(type_cls: type[DatasourceType], datasource: Datasource, auth_r
         plain_raw = {**datasource.auth_config, **plain_raw}
         kept = kept_secrets(datasource, box, skip=set(given) | cleared)
         given = {**kept, **given}
-    plain, secrets = mode.validate(plain_raw, given, url_check=url_rules(policy))
+    plain, secrets = _validate_auth(mode, plain_raw, given, policy, pending=pending)
     return mode_name, plain, secrets, set(kept)
 
 

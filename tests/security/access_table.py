@@ -78,6 +78,8 @@ ACCESS: dict[tuple[str, str], dict[str, str]] = {
     (P + "delete_item", "DELETE"): ADMIN_API,
     (P + "test_item", "POST"): ADMIN_API,
     (P + "refresh_item", "POST"): ADMIN_API,
+    (P + "get_config", "GET"): ADMIN_API,
+    (P + "post_config", "POST"): ADMIN_API,  # a bad document is the view's own 400
     (P + "item_options", "GET"): ISSUE_API,  # called with issue=DEMO-1; OPTIONS_CASES below for the rest
     (P + "metrics", "GET"): ADMIN_API,  # or with the metrics token (tests/test_metrics.py)
     # --- the plugin's admin pages -----------------------------------------------------

@@ -11,7 +11,9 @@ in ``tests/conftest.py``. For every test it records, in this process:
 * every log record of every logger, at DEBUG, as a logger emits it (the record
   factory's redaction runs first, as it does in production; handler-level filters
   do not, so a record that only a handler would mask still counts);
-* the message of every exception raised to pytest by the test, with its causes.
+* the message of every exception raised to pytest by the test, with its causes;
+* the output of every command run through click's ``CliRunner`` (``connect-host
+  config export`` prints the configuration, the other commands their summaries).
 
 The secrets are those the process has registered in
 ``connect_plugin.outbound.redact`` (every secret stored or decrypted by
@@ -21,8 +23,8 @@ not registered. At the end of each test the recorded text is searched for every
 secret known at that moment; a hit fails the test, naming where it was seen and
 showing the surrounding text with the secret masked (the report never repeats it).
 
-What the tests themselves send (request bodies, upstream answers, printed output)
-is not recorded: only what the product says counts. Subprocesses (the gunicorn
+What the tests themselves send (request bodies, upstream answers, their own printed
+output) is not recorded: only what the product says counts. Subprocesses (the gunicorn
 workers of ``tests/services``) are outside this process and not watched.
 
 ``GUARD`` is the plugin's state; ``tests/security/test_leak_guard.py`` proves it
@@ -199,6 +201,24 @@ def _record_response(response) -> None:
         GUARD.note(f"{where}, session", repr(dict(session)), "response")
 
 
+def _install_cli_hook() -> None:
+    from click.testing import CliRunner
+
+    original = CliRunner.invoke
+    if getattr(original, "_leak_guard", False):
+        return
+
+    def invoke(self, cli, args=None, *more, **kwargs):
+        result = original(self, cli, args, *more, **kwargs)
+        shown = " ".join(args) if isinstance(args, (list, tuple)) else str(args or "")
+        # click 8.2+: ``output`` holds what the command wrote to stdout and stderr.
+        GUARD.note(f"output of the command {shown}", result.output, "response")
+        return result
+
+    invoke._leak_guard = True  # type: ignore[attr-defined]
+    CliRunner.invoke = invoke  # type: ignore[method-assign]
+
+
 class _RecordingHandler(logging.Handler):
     """Sees every record as its logger emits it. ``handle`` is overridden so that
     filters added to root handlers (the redaction filter adds itself there) do not
@@ -263,6 +283,7 @@ _previous_root_level: int | None = None
 def pytest_configure(config) -> None:
     global _previous_root_level
     _install_response_hook()
+    _install_cli_hook()
     _install_secret_counter()
     root = logging.getLogger()
     if _handler not in root.handlers:

@@ -90,3 +90,17 @@ def test_clean_answers_and_short_values_pass(leaky_app, secret):
     logging.getLogger("plugin_host").info("abc is not a secret")
     assert GUARD.find(GUARD.take()) == []
     assert secret in GUARD.secrets() and "abc" not in GUARD.secrets()
+
+
+def test_a_secret_in_a_commands_output_is_found(secret):
+    import click
+    from click.testing import CliRunner
+
+    @click.command()
+    def show():
+        click.echo(f"config: {secret}", err=True)
+
+    CliRunner().invoke(show, [])
+    problems = GUARD.find(GUARD.take())
+    assert len(problems) == 1 and "output of the command" in problems[0]
+    assert secret not in problems[0]
