@@ -142,14 +142,13 @@ def config_export(file, fmt):
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
 @with_appcontext
 def config_import(file, dry_run):
-    from connect_plugin.configuration.files import load
+    from connect_plugin.configuration.files import load, read_format
     from connect_plugin.errors import ConnectError, ValidationError
     from connect_plugin.for_hosts import import_config
 
-    name = getattr(file, "name", "")
-    fmt = "yaml" if name.lower().endswith((".yaml", ".yml")) else "json" if name.lower().endswith(".json") else None
     try:
-        plan = import_config(load(file.read(), fmt), actor="cli", dry_run=dry_run)
+        plan = import_config(load(file.read(), read_format(getattr(file, "name", None))), actor="cli",
+                             dry_run=dry_run)
     except ValidationError as exc:
         details = "".join(f"\n  {field}: {message}" for field, message in exc.fields.items())
         raise click.ClickException(f"{exc.message} Nothing was written.{details}") from None

@@ -17,6 +17,13 @@ def format_for(path: str | None) -> str:
     return "yaml" if path and path.lower().endswith((".yaml", ".yml")) else "json"
 
 
+def read_format(path: str | None) -> str | None:
+    """How to read ``path``: YAML or JSON by its ending, None (try JSON, then YAML) otherwise."""
+    if path and path.lower().endswith(".json"):
+        return "json"
+    return "yaml" if format_for(path) == "yaml" else None
+
+
 def dump(document: dict[str, Any], fmt: str) -> str:
     if fmt == "yaml":
         return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False)

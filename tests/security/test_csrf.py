@@ -137,6 +137,8 @@ def _json_call(world, endpoint: str, rule: str) -> tuple[str, dict]:
         "connect.patch_item": {"name": f"Asset {n}"},
         "connect.test_item": {"issue": "DEMO-1"},
         "rest.search": {"jql": "project = DEMO"},
+        "connect.post_config": {"version": 1, "datasources": [
+            {"name": f"Csrf {n}", "type": "rest", "config": {"base_url": world.upstream.url("/api")}}]},
     }
     assert doomed or "<" not in path
     return path, ({"json": bodies[endpoint]} if endpoint in bodies else {})
