@@ -50,8 +50,10 @@ def source(people, routes):
     client = people.test_client()
     geo = make_datasource(client, routes.url("/api"), name="Geo", auth={
         "mode": "basic", "username": "svc", "password": PASSWORD}, cache_ttl_seconds=0)
-    public = make_datasource(client, routes.url("/api"), name="Public", cache_ttl_seconds=0)
-    make_item(client, public["id"], name="Zeta", query="/zeta", options={"path": "$[*]"})
+    public = make_datasource(client, routes.url("/api"), name="Public", cache_ttl_seconds=0,
+                             pagination={"mode": "link_header", "max_pages": 3})
+    make_item(client, public["id"], name="Zeta", query="/zeta", options={"path": "$[*]"},
+              pagination={"mode": "next_url", "next_path": "$.next"})
     continent = make_item(client, geo["id"], name="Continent", query="/continents",
                           options={"path": "$[*]", "value": "${row.code}", "label": "${row.name}"})
     make_item(client, geo["id"], name="Country", editor="select",
@@ -119,6 +121,9 @@ def test_the_export_names_everything_by_name_and_holds_no_id_or_secret(source):
     assert country["projects"] == ["DEMO"]
     text = json.dumps(document)
     assert PASSWORD not in text and "_set" not in text
+    # Keys other parts of the API add flow through as the API shows them.
+    assert document["datasources"][1]["config"]["pagination"]["mode"] == "link_header"
+    assert document["items"][2]["pagination"]["mode"] == "next_url"
     assert not any(key in item for item in document["items"]
                    for key in ("id", "datasource_id", "field_key", "depends_on", "version"))
 
@@ -142,9 +147,11 @@ def test_round_trip_into_an_empty_instance_gives_the_same_document_and_options(s
     assert item_named(target, "Country")["depends_on"] == [continent_here["id"]]
 
     # Geo waits for its password: its fields say so instead of calling without it.
-    waiting = target.get(f"/plugins/connect/api/items/{continent_here['id']}/options", headers=ALICE,
-                         query_string={"issue": "DEMO-1"})
-    assert waiting.status_code == 409 and "waits for its password" in waiting.json["error"]
+    url = f"/plugins/connect/api/items/{continent_here['id']}/options"
+    waiting = target.get(url, headers=ADMIN, query_string={"issue": "DEMO-1"})
+    assert waiting.status_code == 409 and "Geo waits for its password" in waiting.json["error"], waiting.json
+    waiting = target.get(url, headers=ALICE, query_string={"issue": "DEMO-1"})
+    assert waiting.status_code == 409 and "until an administrator fixes its settings" in waiting.json["error"]
     assert options(target, "Zeta") == options(source, "Zeta")
 
     give_password(target)
