@@ -350,3 +350,65 @@ def test_cli_import_of_a_bad_file_names_the_entry_and_writes_nothing(source, tar
     result = target.application.test_cli_runner().invoke(args=["config", "import", str(broken)])
     assert result.exit_code == 1 and "not valid YAML" in result.output
     assert export(target)["items"] == []
+
+
+# --- the demo's configuration in a fresh instance ----------------------------------------
+
+
+@pytest.fixture
+def demo_upstream(tmp_path):
+    from plugin_host.demo.upstream import DemoUpstream
+
+    server = DemoUpstream(tmp_path / "demo-tls").start()
+    yield server
+    server.stop()
+
+
+def test_the_demos_configuration_imports_into_a_fresh_instance_and_serves_the_same_options(
+        tmp_path, new_app, demo_upstream):
+    from cryptography.fernet import Fernet
+
+    from plugin_host.demo.seed import DATASOURCE_NAME, _seed_host, seed_demo
+    from plugin_host.demo.upstream import API_KEY
+    from tests.conftest import basic
+
+    def instance(name):
+        return new_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/{name}.db", "SECRET_KEY": "t",
+                        "INSTANCE_PATH": str(tmp_path / name), "CONNECT_SECRET_KEYS": Fernet.generate_key().decode(),
+                        "CONNECT_CA_BUNDLE": str(demo_upstream.ca_file), "CONNECT_ALLOWED_HOSTS": "127.0.0.1"},
+                       migrate=True)
+
+    demo, fresh = instance("demo"), instance("fresh")
+    seed_demo(demo, demo_upstream.base_url)
+    with fresh.app_context():
+        _seed_host()  # the same users, project and issues; no datasource, no item
+    admin, alice = basic("admin", "admin"), basic("alice", "alice")
+    document = demo.test_client().get(CONFIG, headers=admin).json
+    assert API_KEY not in json.dumps(document)
+
+    client = fresh.test_client()
+    answer = client.post(CONFIG, headers=admin, json=document).json
+    assert len(answer["created"]) == 7
+    assert answer["secrets_needed"] == [{"datasource": DATASOURCE_NAME, "fields": ["value"]}]
+    ds = client.get("/plugins/connect/api/datasources", headers=admin).json[0]
+    assert client.patch(f"/plugins/connect/api/datasources/{ds['id']}", headers=admin,
+                        json={"auth": {"value": API_KEY}}).status_code == 200
+    assert client.get(CONFIG, headers=admin).json == document
+
+    def served(app, issue):
+        items = {i["name"]: i for i in app.test_client().get("/plugins/connect/api/items", headers=admin).json}
+        continent = items["Continent"]["field_key"]
+        answers = {}
+        for name, item in items.items():
+            query = {"issue": issue, "q": "mac" if item["editor"] == "autocomplete" else None,
+                     f"deps.{continent}": "EU"}
+            response = app.test_client().get(f"/plugins/connect/api/items/{item['id']}/options", headers=alice,
+                                             query_string={k: v for k, v in query.items() if v is not None})
+            assert response.status_code == 200, (name, response.json)
+            answers[name] = response.json["options"]
+        return answers
+
+    for issue in ("DEMO-1", "DEMO-2", "DEMO-3"):
+        there, here = served(demo, issue), served(fresh, issue)
+        assert here == there and len(here) == 6
+        assert all(here[name] for name in ("Asset search", "Continent", "Country")), here

@@ -150,3 +150,31 @@ def test_rotate_reencrypts_every_secret_with_the_first_key(plugin):
     assert rotate_secrets(session, state.box) == (1, [])
     assert ds.secrets[0].ciphertext != before
     assert decrypt_secrets(ds, state.box) == {"token": TOKEN}
+
+
+def test_pending_secrets_saves_a_datasource_that_waits_for_its_secrets(plugin):
+    """What a configuration import does: every rule but the required secrets holds."""
+    from connect_plugin.datasources.secrets import missing_secrets
+    from connect_plugin.errors import SecretsMissing
+
+    state, session, _host = plugin
+    auth = {"mode": "basic", "username": "svc"}
+    with pytest.raises(ValidationError) as raised:  # the API's rule is unchanged
+        service.create(session, {**BASE, "auth": auth}, box=state.box, policy=state.policy, actor="unit")
+    assert set(raised.value.fields) == {"auth.password"}
+    with pytest.raises(ValidationError) as raised:  # other checks still run
+        service.create(session, {**BASE, "auth": {"mode": "basic", "username": "a:b"}}, box=state.box,
+                       policy=state.policy, actor="unit", pending_secrets=True)
+    assert set(raised.value.fields) == {"auth.username"}
+
+    ds = service.create(session, {**BASE, "auth": auth}, box=state.box, policy=state.policy, actor="unit",
+                        pending_secrets=True)
+    session.commit()
+    assert ds.secrets == [] and missing_secrets(ds) == ["password"]
+    assert service.serialize(ds, state.box)["auth"] == {"mode": "basic", "username": "svc", "password_set": False}
+    with pytest.raises(SecretsMissing, match="Assets waits for its password"):
+        decrypt_secrets(ds, state.box)
+
+    service.update(session, ds, {"auth": {"password": TOKEN}}, box=state.box, policy=state.policy, actor="unit")
+    session.commit()
+    assert missing_secrets(ds) == [] and decrypt_secrets(ds, state.box) == {"password": TOKEN}
