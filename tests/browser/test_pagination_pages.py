@@ -4,6 +4,8 @@ four pages of the sample API's paged endpoint through its Link headers)."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from tests.browser.conftest import playwright_expect
@@ -40,3 +42,15 @@ def test_the_item_page_shows_the_chosen_mode_and_the_tester_lists_each_page(page
     expect(pages.locator("tbody tr").nth(3).locator("td").nth(2)).to_have_text("200")
     expect(pages.locator("tbody tr").nth(3).locator("td").nth(3)).to_have_text("10")
     shot("tester-pages")
+
+
+def test_a_truncated_list_says_the_datasource_has_more(page, demo, as_user):
+    admin = {"Authorization": "Basic " + base64.b64encode(b"admin:admin").decode()}
+    patched = demo.app.test_client().patch(f"/plugins/connect/api/items/{demo.item_id('Any asset')}", headers=admin,
+                                           json={"pagination": {"mode": "link_header", "max_pages": 2}})
+    assert patched.status_code == 200, patched.get_data(as_text=True)
+    as_user("alice")
+    page.goto("/browse/DEMO-1")
+    status = page.locator(f"#{demo.field_key('Any asset')}-status")
+    expect(status).to_contain_text("the datasource has more than it was set to read")
+    expect(page.get_by_label("Any asset", exact=True).locator("option")).to_have_count(21)  # None + 2 pages of 10
