@@ -388,7 +388,8 @@ def test_the_demos_configuration_imports_into_a_fresh_instance_and_serves_the_sa
 
     client = fresh.test_client()
     answer = client.post(CONFIG, headers=admin, json=document).json
-    assert len(answer["created"]) == 7
+    assert answer["created"] == [{"datasource": d["name"]} for d in document["datasources"]] + \
+        [{"item": i["name"]} for i in document["items"]]
     assert answer["secrets_needed"] == [{"datasource": DATASOURCE_NAME, "fields": ["value"]}]
     ds = client.get("/plugins/connect/api/datasources", headers=admin).json[0]
     assert client.patch(f"/plugins/connect/api/datasources/{ds['id']}", headers=admin,
@@ -410,5 +411,5 @@ def test_the_demos_configuration_imports_into_a_fresh_instance_and_serves_the_sa
 
     for issue in ("DEMO-1", "DEMO-2", "DEMO-3"):
         there, here = served(demo, issue), served(fresh, issue)
-        assert here == there and len(here) == 6
+        assert here == there and len(here) == len(document["items"]) >= 6
         assert all(here[name] for name in ("Asset search", "Continent", "Country")), here
