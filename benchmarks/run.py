@@ -111,6 +111,17 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:  # noqa: BLE001
             results["big_nullcache"] = {"error": traceback.format_exc(limit=4)}
 
+        log("4c. peak RSS per worker: 10 loads of the 50k answer, each after a clear, and 50 searches "
+            "(a gunicorn of its own)")
+        try:
+            from . import memory
+
+            memory_server = stack.start_gunicorn(workers=WORKERS, threads=THREADS)
+            results["memory"] = memory.run(world, memory_server)
+            stack.stop_gunicorn(memory_server)
+        except Exception:  # noqa: BLE001
+            results["memory"] = {"error": traceback.format_exc(limit=4)}
+
         if "error" not in results.get("big", {"error": 1}):
             log("JSON parsers on the 50,000-row payload")
             body = stack.upstream.get(f"{stack.upstream_base}/rows?n={scenarios.BIG}", timeout=60).content

@@ -136,6 +136,24 @@ def test_a_newer_version_or_generation_drops_the_older_entries_at_once():
     assert len(memo) == 2 and memo.bytes == 2 * estimate_bytes(answer(10))
 
 
+def test_a_miss_drops_the_superseded_answers_before_it_loads():
+    """The old generation must not share the process's memory with the new one being built."""
+    from connect_plugin.caching.response_cache import ResponseCache
+    from flask import Flask
+
+    cache = ResponseCache()
+    cache.init_app(Flask(__name__))
+    held_while_loading = []
+
+    def load():
+        held_while_loading.append(len(cache.memo))
+        return answer(100).options
+
+    cache.get_or_load(lineage_key(generation=0), 300, load, lock_seconds=5)
+    cache.get_or_load(lineage_key(generation=1), 300, load, lock_seconds=5)  # after a "clear cache"
+    assert held_while_loading == [0, 0] and len(cache.memo) == 1
+
+
 def test_a_key_of_the_plugin_carries_its_lineage():
     assert key_lineage(cache_key(7, 3, 2, 5, 9, "https://api/x")) == Lineage(7, 3, 2, 5, 9)
     assert key_lineage("opt:1") is None

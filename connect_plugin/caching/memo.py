@@ -9,8 +9,9 @@ served but not kept.
 Each entry carries its lineage (the item's id and version, the datasource's id,
 version and cache generation). Storing an entry drops at once the entries that
 lineage has made unreachable: the same item under an older version, and any item
-of the same datasource under an older version or cache generation. So an edit or a
-"clear cache" frees the old answers now, not when newer ones push them out.
+of the same datasource under an older version or cache generation. A miss does the same
+before its load, so the old answers are gone before the new one is built: an edit or
+a "clear cache" frees them at once, not when newer ones push them out.
 """
 
 from __future__ import annotations
@@ -118,6 +119,11 @@ class Memo:
                 self._remove_expired()
             while self.bytes > self.max_bytes:
                 self._remove(next(iter(self._data)))
+
+    def drop_superseded(self, lineage: Lineage) -> None:
+        """Drop the entries that ``lineage`` makes unreachable (see :meth:`Lineage.supersedes`)."""
+        with self._lock:
+            self._drop_superseded(lineage)
 
     def clear(self) -> None:
         with self._lock:

@@ -240,6 +240,11 @@ class ResponseCache:
                 answer = self._wait_for_other_process(key, ttl, lock_seconds)
                 if answer is not None:
                     return answer, True
+            lineage = key_lineage(key)
+            if lineage is not None:
+                # Before the load, not after: the answers this key makes unreachable
+                # must not share the process's memory with the one being built.
+                self.memo.drop_superseded(lineage)
             try:
                 answer = _as_answer(load())
                 self._shared_set(key, answer, ttl)
