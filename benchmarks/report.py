@@ -104,8 +104,8 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str]]:
                               f"end (+{w['growth_after_first_mib']:.1f})" for w in mem["workers"]),
                     f"<= {mem['goal_mib']:.0f} MiB, flat after the first (+< {mem['flat_mib']:.0f} MiB)",
                     f"peak {_ok(mem['peak_met'])}; flat {_ok(mem['flat_met'])}"
-                    + ("" if mem["flat_met"] else f" (+{mem['growth_after_third_mib']:.1f} MiB after the 3rd "
-                                                  "load; see 4c)")))
+                    + ("" if mem["flat_met"] else f": +{mem['growth_after_first_mib']:.0f} MiB by the 3rd load, "
+                                                  f"+{mem['growth_after_third_mib']:.1f} MiB after it (see 4c)")))
     cur = results.get("curve", {})
     if _failed(results, "curve"):
         out.append(("5", "time to the first page", _failed(results, "curve"), "linear or better", ""))
