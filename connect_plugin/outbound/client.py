@@ -35,8 +35,9 @@ from requests.structures import CaseInsensitiveDict
 from connect_plugin.errors import ConnectError, InsecureURL, TooManyRedirects
 
 from . import urls
-from .deadline import CURRENT_CALL, Call, Resolver
+from .deadline import CURRENT_CALL, Call
 from .failures import translate
+from .lookups import Lookups, Resolver
 from .policy import OutboundPolicy, normalize_host_name
 from .redact import Redactor, install_log_redaction, redact_known, register_redactor
 from .response import UpstreamResponse, discard_body, read_body
@@ -82,8 +83,9 @@ class OutboundClient:
     """Makes outbound HTTPS calls under an :class:`OutboundPolicy`.
 
     One client may be shared by many threads; it keeps a connection pool per
-    origin. ``resolver`` (a ``getaddrinfo``-like callable) exists for tests; the
-    address guard judges whatever it returns.
+    origin, and its own lookup threads (:mod:`.lookups`). ``resolver`` (a
+    ``getaddrinfo``-like callable) exists for tests; the address guard judges
+    whatever it returns.
     """
 
     def __init__(
@@ -96,11 +98,12 @@ class OutboundClient:
         self.policy = policy if policy is not None else OutboundPolicy()
         self._ssl_context = build_ssl_context(self.policy)
         self._adapter = GuardedAdapter(self._ssl_context, pool_maxsize=pool_maxsize)
-        self._resolver: Resolver = resolver or socket.getaddrinfo
+        self._lookups = Lookups(resolver or socket.getaddrinfo)
         install_log_redaction()
 
     def close(self) -> None:
         self._adapter.close()
+        self._lookups.close()
 
     def __enter__(self) -> "OutboundClient":
         return self
@@ -148,7 +151,7 @@ class OutboundClient:
             max_bytes=max_bytes,
             policy=self.policy,
             redactor=_redactor_for(auth_headers, auth_params, secrets),
-            resolver=self._resolver,
+            lookups=self._lookups,
         )
         token = CURRENT_CALL.set(call)
         try:

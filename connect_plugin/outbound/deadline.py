@@ -14,21 +14,17 @@ import logging
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from contextvars import ContextVar
-from typing import Callable
 
 from urllib3.util.connection import allowed_gai_family
 
 from connect_plugin.errors import ResolveFailure, UpstreamTimeout
 
+from .lookups import Lookups, LookupsBusy
 from .policy import OutboundPolicy, normalize_host_name
 from .redact import Redactor
 
 logger = logging.getLogger("connect_plugin.outbound")
-
-Resolver = Callable[..., list]
 
 
 class Call:
@@ -45,7 +41,7 @@ class Call:
         timeout_seconds: float,
         policy: OutboundPolicy,
         redactor: Redactor,
-        resolver: Resolver,
+        lookups: Lookups,
         limit_seconds: float | None = None,
         max_bytes: int | None = None,
     ):
@@ -60,7 +56,7 @@ class Call:
         self.limit_seconds = limit_seconds if limit_seconds is not None else timeout_seconds
         self.policy = policy
         self.redactor = redactor
-        self.resolver = resolver
+        self.lookups = lookups
         self.started = time.monotonic()
         self.deadline = self.started + timeout_seconds
         self.expired = False
@@ -154,16 +150,20 @@ class Call:
             literal = True
         except ValueError:
             literal = False
+        family = allowed_gai_family()
         try:
             if literal:
-                return self.resolver(host, port, allowed_gai_family(), socket.SOCK_STREAM)
-            future = _dns_executor().submit(
-                self.resolver, host, port, allowed_gai_family(), socket.SOCK_STREAM
-            )
+                return self.lookups.resolver(host, port, family, socket.SOCK_STREAM)
             try:
-                return future.result(timeout=self.op_timeout())
-            except FutureTimeout:
+                return self.lookups.resolve(host, port, family, socket.SOCK_STREAM, source=self.source,
+                                            timeout=self.op_timeout())
+            except TimeoutError:
                 raise self.timeout_error() from None
+            except LookupsBusy as busy:
+                raise ResolveFailure(
+                    f"{self.source}: the host name {shown} could not be resolved: {busy.pending} lookups of "
+                    "this datasource are still waiting for the name server"
+                ) from None
         except (OSError, UnicodeError) as exc:
             logger.debug("%s: resolving %s failed: %s", self.source, shown, exc)
             raise ResolveFailure(f"{self.source}: the host name {shown} could not be resolved") from None
@@ -177,18 +177,6 @@ def _shutdown(sock: socket.socket) -> None:
 
 
 CURRENT_CALL: ContextVar[Call | None] = ContextVar("connect_outbound_call", default=None)
-_DNS_LOCK = threading.Lock()
-_DNS_EXECUTOR: ThreadPoolExecutor | None = None
-
-
-def _dns_executor() -> ThreadPoolExecutor:
-    """getaddrinfo cannot be interrupted: it runs here so a call can stop
-    waiting for it at its deadline."""
-    global _DNS_EXECUTOR
-    with _DNS_LOCK:
-        if _DNS_EXECUTOR is None:
-            _DNS_EXECUTOR = ThreadPoolExecutor(max_workers=8, thread_name_prefix="connect-dns")
-        return _DNS_EXECUTOR
 
 
 def current_call() -> Call:
