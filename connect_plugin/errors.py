@@ -162,3 +162,17 @@ class BadUpstreamData(UpstreamError):
     """The answer is not JSON, or not of the shape the mapping expects."""
 
     kind = "not_json"
+
+
+# The kinds of failed calls, the one vocabulary that metrics (the ``outcome`` label,
+# connect_plugin/metrics.py) and per-datasource stats (``errors_by_kind``,
+# connect_plugin/stats/) count by: each class above names its ``kind``; ``error``
+# is every other failure (a broken connection, a name that does not resolve, too
+# many redirects, an unexpected exception).
+ERROR_KINDS = ("timeout", "refused", "tls", "http_error", "too_large", "not_json", "busy", "error")
+
+
+def error_kind(exc: BaseException) -> str:
+    """The kind of a failed call: a typed error's ``kind``, else ``error``."""
+    kind = getattr(exc, "kind", "error") if isinstance(exc, UpstreamError) else "error"
+    return kind if kind in ERROR_KINDS else "error"

@@ -24,6 +24,8 @@ from .metrics import ConnectMetrics
 from .outbound import OutboundClient, OutboundPolicy, install_log_redaction
 from .secret_box import SecretBox, load_or_create_keyfile, parse_keys
 from .settings import init_settings
+from .stats.recorder import StatsRecorder
+from .stats.stores import DatabaseStatsStore, RedisStatsStore
 from .state import EXTENSION_KEY, ConnectState, close_session
 from .views import register_views
 
@@ -52,14 +54,19 @@ class ConnectPlugin:
         cache = ResponseCache()
         cache.init_app(app)
         install_log_redaction()
-        metrics = ConnectMetrics(app.config["CONNECT_METRICS_TOKEN"])
+        db = Database(database_url)
+        # Stats go where every worker and node adds to one count: Redis when it is the
+        # cache, else the database.
+        stats = StatsRecorder(RedisStatsStore(cache.redis_flights.client) if cache.redis_flights is not None
+                              else DatabaseStatsStore(db))
+        metrics = ConnectMetrics(app.config["CONNECT_METRICS_TOKEN"], stats=stats)
 
         app.extensions[EXTENSION_KEY] = ConnectState(
-            manifest=manifest, host=host, db=Database(database_url), box=box, policy=policy,
+            manifest=manifest, host=host, db=db, box=box, policy=policy,
             client=OutboundClient(policy), cache=cache,
             limiter=CallLimiter(app.config["CONNECT_BUSY_WAIT_SECONDS"], on_reject=metrics.rejected,
                                 threads=app.config["CONNECT_WORKER_THREADS"]),
-            metrics=metrics, tokens=TokenCache(),
+            metrics=metrics, tokens=TokenCache(), stats=stats,
         )
         app.teardown_appcontext(close_session)
         app.register_blueprint(self.make_blueprint(manifest))

@@ -41,12 +41,12 @@ from typing import Callable, Iterator, TypeVar
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import multiprocess, values
 
-from .errors import UpstreamBusy, UpstreamError
+from .errors import ERROR_KINDS, UpstreamBusy, error_kind
 from .outbound import register_secret
 
 log = logging.getLogger("connect_plugin.metrics")
 
-OUTCOMES = ("ok", "http_error", "timeout", "refused", "tls", "too_large", "not_json", "busy", "error")
+OUTCOMES = ("ok",) + ERROR_KINDS
 # Calls time out after timeout_seconds (default 60), so the buckets reach that far.
 DURATION_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -57,8 +57,7 @@ T = TypeVar("T")
 
 def outcome_of(exc: BaseException) -> str:
     """The ``outcome`` label of a failed call: the typed error's kind, else ``error``."""
-    kind = getattr(exc, "kind", "error") if isinstance(exc, UpstreamError) else "error"
-    return kind if kind in OUTCOMES else "error"
+    return error_kind(exc)
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,10 @@ def multiprocess_dir() -> str | None:
 class ConnectMetrics:
     """The series of one app, the counting hooks, and the answer to a scrape."""
 
-    def __init__(self, token: str | None = None):
+    def __init__(self, token: str | None = None, stats=None):
+        # The per-datasource stats (connect_plugin/stats/recorder.py), keyed by id,
+        # counted by the same hooks.
+        self.stats = stats
         self.directory = multiprocess_dir()
         if self.directory:
             os.makedirs(self.directory, exist_ok=True)
@@ -139,38 +141,55 @@ class ConnectMetrics:
     # -- counting hooks ----------------------------------------------------------------
 
     @contextmanager
-    def upstream_call(self, datasource: str) -> Iterator[None]:
+    def upstream_call(self, datasource: str, datasource_id: int | None = None) -> Iterator[None]:
         """Counts the call made inside the block, by outcome, and times it. A caller
-        the limiter turned away made no call: the limiter counted it already."""
+        the limiter turned away made no call: the limiter counted it already.
+        ``datasource`` is the name (the metrics' label), ``datasource_id`` the key
+        of the stats."""
         started = time.perf_counter()
         try:
             yield
         except UpstreamBusy:
             raise
         except Exception as exc:
-            self._called(datasource, outcome_of(exc), started)
+            self._called(datasource, datasource_id, exc, started)
             raise
-        self._called(datasource, "ok", started)
+        self._called(datasource, datasource_id, None, started)
 
-    def _called(self, datasource: str, outcome: str, started: float) -> None:
+    def _called(self, datasource: str, datasource_id: int | None, exc: BaseException | None,
+                started: float) -> None:
+        seconds = time.perf_counter() - started
+        outcome = "ok" if exc is None else outcome_of(exc)
         self.series.calls.labels(datasource, outcome).inc()
-        self.series.duration.labels(datasource).observe(time.perf_counter() - started)
+        self.series.duration.labels(datasource).observe(seconds)
+        if self.stats is not None and datasource_id is not None:
+            self.stats.call(datasource_id, None if exc is None else outcome, seconds,
+                            None if exc is None else getattr(exc, "message", None) or type(exc).__name__)
 
-    def cache_lookup(self, datasource: str, lookup: Callable[[], tuple[T, bool]]) -> tuple[T, bool]:
+    def cache_lookup(self, datasource: str, lookup: Callable[[], tuple[T, bool]],
+                     datasource_id: int | None = None) -> tuple[T, bool]:
         """Runs ``lookup`` (which answers ``(answer, came_from_cache)``) and counts a
         hit or a miss; a lookup that fails was a miss."""
         try:
             answer, cached = lookup()
         except Exception:
-            self.series.cache_misses.labels(datasource).inc()
+            self._looked_up(datasource, datasource_id, False)
             raise
-        (self.series.cache_hits if cached else self.series.cache_misses).labels(datasource).inc()
+        self._looked_up(datasource, datasource_id, cached)
         return answer, cached
 
-    def rejected(self, datasource: str) -> None:
-        """The in-flight limiter's hook: a caller of ``datasource`` was turned away."""
+    def _looked_up(self, datasource: str, datasource_id: int | None, hit: bool) -> None:
+        (self.series.cache_hits if hit else self.series.cache_misses).labels(datasource).inc()
+        if self.stats is not None and datasource_id is not None:
+            self.stats.cache(datasource_id, hit)
+
+    def rejected(self, datasource: str, datasource_id: int | None = None) -> None:
+        """The in-flight limiter's hook: a caller of ``datasource`` was turned away.
+        It counts as a failed call of kind ``busy``, without a time."""
         self.series.rejections.labels(datasource).inc()
         self.series.calls.labels(datasource, "busy").inc()
+        if self.stats is not None and datasource_id is not None:
+            self.stats.call(datasource_id, "busy", None, f"{datasource} is busy: its limit of calls was in flight.")
 
     # -- the scrape ----------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from .manifest import Manifest
 from .metrics import ConnectMetrics
 from .outbound import OutboundClient, OutboundPolicy, redact_known
 from .secret_box import SecretBox
+from .stats.recorder import StatsRecorder
 
 EXTENSION_KEY = "connect"
 
@@ -39,6 +40,7 @@ class ConnectState:
     limiter: CallLimiter
     metrics: ConnectMetrics
     tokens: TokenCache  # access tokens auth modes fetched, per credential
+    stats: StatsRecorder  # per-datasource stats (connect_plugin/stats/)
 
     def redact_url(self, url: str) -> str:
         return redact_known(url)

@@ -4,6 +4,7 @@ own version table, so it runs beside any host's migrations."""
 from alembic import context
 
 from connect_plugin import models  # noqa: F401  (registers the tables)
+from connect_plugin.stats import tables  # noqa: F401  (the stats' tables)
 from connect_plugin.db import Base
 from connect_plugin.migration_env import run_online
 

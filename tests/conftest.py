@@ -72,6 +72,7 @@ def build_app(directory, ca_bundle: str, **overrides):
 
 
 def dispose(app) -> None:
+    app.extensions["connect"].stats.close()
     app.extensions["connect"].db.dispose()
     app.extensions["host_db"].dispose()
 
@@ -295,4 +296,5 @@ def bare_plugin(tmp_path, ca_bundle):
         command.upgrade(migrations, "head")
         yield app, host
     finally:
+        state.stats.close()
         state.db.dispose()

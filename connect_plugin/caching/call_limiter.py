@@ -133,10 +133,10 @@ class _Slots:
 
 
 class CallLimiter:
-    def __init__(self, wait_seconds: float = 2.0, on_reject: Callable[[str], None] | None = None,
+    def __init__(self, wait_seconds: float = 2.0, on_reject: Callable[[str, int], None] | None = None,
                  threads: int | None = None):
         self.wait_seconds = wait_seconds
-        self.on_reject = on_reject  # told the datasource's name of each caller turned away (metrics)
+        self.on_reject = on_reject  # told the datasource's name and id of each caller turned away (metrics)
         self.threads = threads  # CONNECT_WORKER_THREADS; None: the pool running each call
         self._lock = threading.Lock()
         self._slots: dict[int, _Slots] = {}
@@ -180,9 +180,9 @@ class CallLimiter:
         with self._lock:
             self._holding -= 1
 
-    def _refuse(self, source: str, message: str) -> UpstreamBusy:
+    def _refuse(self, source: str, datasource_id: int, message: str) -> UpstreamBusy:
         if self.on_reject is not None:
-            self.on_reject(source)
+            self.on_reject(source, datasource_id)
         return UpstreamBusy(f"{source} is busy: {message}. Try again in a moment.")
 
     @contextmanager
@@ -198,11 +198,12 @@ class CallLimiter:
         threads = self.threads or serving_threads()
         counted = not held  # a thread that holds a slot of another datasource is counted already
         if counted and not self._enter(outbound_share(threads)):
-            raise self._refuse(source, "the calls to all APIs hold every thread this server lets them take")
+            raise self._refuse(source, datasource_id,
+                               "the calls to all APIs hold every thread this server lets them take")
         try:
             slots = self._for(datasource_id, Bounds.of(limit, threads))
             if not slots.acquire(self.wait_seconds):
-                raise self._refuse(source, f"{slots.limit} calls are already in flight")
+                raise self._refuse(source, datasource_id, f"{slots.limit} calls are already in flight")
             held[datasource_id] = 1
             succeeded = False
             try:

@@ -88,7 +88,7 @@ def fetch_options(state: "ConnectState", evaluated: Evaluated) -> CachedAnswer:
     datasource = item.datasource
     connector = Connector.for_datasource(state, datasource)
     mapping = compile_mapping(*item.mapping_spec())
-    with state.metrics.upstream_call(datasource.name):
+    with state.metrics.upstream_call(datasource.name, datasource.id):
         pages = connector.get_pages(evaluated.url, item_pagination(item),
                                     rows_of=lambda data: find_rows(mapping, data, source=datasource.name))
         options = map_rows(mapping, pages.rows, source=datasource.name)
@@ -114,7 +114,7 @@ def cached_options(state: "ConnectState", evaluated: Evaluated) -> tuple[CachedA
         key, limits.cache_ttl_seconds, lambda: fetch_options(state, evaluated),
         lock_seconds=limits.timeout_seconds + LOCK_MARGIN_SECONDS,
         gate=lambda: state.limiter.slot(datasource.id, limits.max_concurrent, datasource.name),
-    ))
+    ), datasource.id)
 
 
 def select_page(answer: CachedAnswer, *, query_text: str | None, filter_by_label: bool, limit: int,

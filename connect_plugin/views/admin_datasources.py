@@ -1,6 +1,6 @@
-"""Admin pages for datasources: the list, the three-step wizard (type, name,
-configuration), the datasource page with Test connection and Clear cache, and
-deletion with a confirmation step.
+"""Admin pages for datasources: the list (with a health badge each), the three-step
+wizard (type, name, configuration), the datasource page with Test connection,
+Clear cache and the stats chart, and deletion with a confirmation step.
 
 The pages are thin: a submitted form becomes the JSON API's payload and goes to
 the same service functions as the API (``forms.datasource_payload``).
@@ -17,6 +17,9 @@ from ..datasources import service as service
 from ..datasources.connector import test_connection
 from ..errors import ValidationError
 from ..state import session, state
+from ..stats.chart import build_chart
+from ..stats.health import LABELS as HEALTH_LABELS
+from ..stats.report import health_of, stats_for
 from .confirm_delete import confirm_delete
 from .guards import actor, page_admin
 
@@ -46,10 +49,13 @@ def test_banner(result: dict) -> dict:
 @page_admin
 def datasources_list():
     box = state().box
+    datasources = service.list_all(session())
+    badges = health_of(state().stats, [ds.id for ds in datasources])
     rows = [{"ds": service.serialize(ds, box), "item_count": len(ds.items),
              "type_label": getattr(DATASOURCE_TYPES.get(ds.type), "label", ds.type),
-             "mode_label": _mode_label(ds.auth_mode)}
-            for ds in service.list_all(session())]
+             "mode_label": _mode_label(ds.auth_mode), "health": badges[ds.id],
+             "health_label": HEALTH_LABELS[badges[ds.id]]}
+            for ds in datasources]
     return render_template("connect/datasources_list.html", rows=rows)
 
 
@@ -103,11 +109,13 @@ def _render_detail(datasource, form=None, errors=None, other=None, status=200, t
     type_cls = DATASOURCE_TYPES[datasource.type]
     if form is None:
         form = forms.datasource_form(type_cls, data, from_request=False)
+    stats = stats_for(state().stats, datasource.id)
     return render_template(
         "connect/datasource_detail.html", ds=data, type_cls=type_cls, form=form, errors=errors or {},
         other_errors=other or [], test=test, items=sorted(datasource.items, key=lambda i: i.name.lower()),
         auth_sections=forms.auth_sections(form, type_cls, data["auth"], datasource.auth_mode),
         config_fields=type_cls.config_fields, mode_label=_mode_label(datasource.auth_mode),
+        stats=stats, chart=build_chart(stats),
     ), status
 
 
@@ -158,6 +166,7 @@ def datasource_delete(datasource_id: int):
 
 def _delete(db, datasource, *, actor: str) -> None:
     service.delete(db, datasource, actor=actor)
+    state().stats.forget(datasource.id, session=db)
     state().tokens.drop_datasource(datasource.id)
 
 

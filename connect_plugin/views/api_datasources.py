@@ -1,13 +1,14 @@
-"""JSON API: datasource types, datasources, test connection, cache clear."""
+"""JSON API: datasource types, datasources, test connection, cache clear, stats."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
 from ..datasources import DATASOURCE_TYPES
 from ..datasources import service as service
 from ..datasources.connector import test_connection
 from ..state import session, state
+from ..stats.report import parse_hours, stats_for
 from .guards import actor, api_admin
 from .payloads import json_body
 
@@ -50,6 +51,7 @@ def patch_datasource(datasource_id: int):
 def delete_datasource(datasource_id: int):
     db = session()
     service.delete(db, service.get(db, datasource_id), actor=actor())
+    state().stats.forget(datasource_id, session=db)
     db.commit()
     state().tokens.drop_datasource(datasource_id)
     return "", 204
@@ -68,6 +70,13 @@ def clear_datasource_cache(datasource_id: int):
     return jsonify({"ok": True})
 
 
+@api_admin
+def datasource_stats(datasource_id: int):
+    hours = parse_hours(request.args.get("hours"))
+    service.get(session(), datasource_id)  # 404 for an unknown id
+    return jsonify(stats_for(state().stats, datasource_id, hours))
+
+
 def register(bp: Blueprint) -> None:
     rule = bp.add_url_rule
     rule("/api/datasource-types", view_func=datasource_types, methods=["GET"])
@@ -78,3 +87,4 @@ def register(bp: Blueprint) -> None:
     rule("/api/datasources/<int:datasource_id>", view_func=delete_datasource, methods=["DELETE"])
     rule("/api/datasources/<int:datasource_id>/test", view_func=test_datasource, methods=["POST"])
     rule("/api/datasources/<int:datasource_id>/cache/clear", view_func=clear_datasource_cache, methods=["POST"])
+    rule("/api/datasources/<int:datasource_id>/stats", view_func=datasource_stats, methods=["GET"])

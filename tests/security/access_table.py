@@ -71,6 +71,7 @@ ACCESS: dict[tuple[str, str], dict[str, str]] = {
     (P + "delete_datasource", "DELETE"): ADMIN_API,
     (P + "test_datasource", "POST"): ADMIN_API,
     (P + "clear_datasource_cache", "POST"): ADMIN_API,
+    (P + "datasource_stats", "GET"): ADMIN_API,
     (P + "list_items", "GET"): ADMIN_API,
     (P + "create_item", "POST"): ADMIN_API,
     (P + "get_item", "GET"): ADMIN_API,
