@@ -85,6 +85,7 @@ class Demo:
     def stop(self) -> None:
         self.server.stop()
         self.upstream.stop()
+        self.app.extensions["connect"].stats.close()
         self.app.extensions["connect"].db.dispose()
         self.app.extensions["host_db"].dispose()
 
