@@ -2,7 +2,7 @@
 
 Starts a loopback HTTPS upstream, a private Redis when ``redis-server`` is on PATH,
 and the reference host under gunicorn (2 workers, gthread) with the bench's bare
-JSON route, runs the six scenarios and the profiles, and writes the report. The
+JSON route, runs the nine scenarios and the profiles, and writes the report. The
 full run takes a few minutes on 2 cores; ``--quick`` well under two.
 """
 
@@ -126,6 +126,14 @@ def main(argv: list[str] | None = None) -> int:
             log("JSON parsers on the 50,000-row payload")
             body = stack.upstream.get(f"{stack.upstream_base}/rows?n={scenarios.BIG}", timeout=60).content
             results["parsers"] = scenarios.parsers(body)
+
+        log("9. stats recording on a cache hit (in process, recording on and off by turns)")
+        try:
+            from . import recording
+
+            results["recording"] = recording.run(stack, world, args.quick)
+        except Exception:  # noqa: BLE001
+            results["recording"] = {"error": traceback.format_exc(limit=4)}
 
         if not args.no_profile:
             log("profiles (pyinstrument, in process)")
