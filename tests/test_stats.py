@@ -301,3 +301,18 @@ def test_a_store_that_is_down_loses_no_counts_and_memory_stays_bounded():
     finally:
         store.up = True
         recorder.close()
+
+
+def test_two_apps_on_one_database_add_up_as_two_workers_do(make_app, upstream):
+    upstream.route("/api/assets", Json({"items": ASSETS}))
+    first, second = make_app(), make_app()  # one SQLite database, each app its own recorder and cache
+    seed_people(first)
+    client, other = first.test_client(), second.test_client()
+    ds = make_datasource(client, upstream.url("/api"))
+    item = make_item(client, ds["id"])
+    assert options(client, item["id"]).json["cached"] is False
+    assert options(other, item["id"]).json["cached"] is False  # the other's SimpleCache is its own
+    assert options(other, item["id"]).json["cached"] is True
+    second.extensions["connect"].stats.flush()  # what its background thread does within 2 s
+    found = stats(client, ds["id"])
+    assert (found["calls"], found["cache_hits"], found["cache_misses"]) == (2, 1, 2)

@@ -212,9 +212,7 @@ class StatsRecorder:
                                                              float | None]:
         """This process's counts sent first, then the store's buckets of the last
         ``hours`` hours, the last error and the time of the last success."""
-        self.flush()
-        since = bucket_of(time.time()) - (hours * 3600 - BUCKET_SECONDS)
-        return self.store.read(datasource_id, since)
+        return self.read_many([datasource_id], hours)[datasource_id]
 
     def read_many(self, datasource_ids: list[int], hours: int):
         self.flush()

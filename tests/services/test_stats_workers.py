@@ -56,3 +56,30 @@ def test_stats_count_every_workers_calls_through_redis(gunicorn_host, upstream, 
         client.close()
     listing = api(host, "GET", "/plugins/connect/admin/datasources")
     assert 'data-health="ok"' in listing.text
+
+
+def test_the_database_store_adds_batches_on_postgresql(postgres_url):
+    """Without Redis the stats go to the database: on PostgreSQL, batches from any
+    process add up and the newer last error wins."""
+    from connect_plugin.db import Database
+    from connect_plugin.stats.buckets import bucket_of
+    from connect_plugin.stats.recorder import Batch
+    from connect_plugin.stats.stores import DatabaseStatsStore
+    from connect_plugin.stats.tables import StatCounter, StatLast
+
+    database = Database(postgres_url)
+    try:
+        StatCounter.metadata.create_all(database.engine, tables=[StatCounter.__table__, StatLast.__table__])
+        store = DatabaseStatsStore(database)
+        now = time.time()
+        bucket = bucket_of(now)
+        for at, message in ((now - 5, "older"), (now - 1, "newer"), (now - 3, "in between")):
+            store.add(Batch(counters={(7, bucket): {"calls": 2, "errors": 1, "h:20": 2}}, last_ok={7: now - 2},
+                            last_error={7: (at, message)}))
+        buckets, last_error, last_ok = store.read(7, bucket)
+        assert buckets == {bucket: {"calls": 6, "errors": 3, "h:20": 6}}
+        assert last_error == (pytest.approx(now - 1), "newer") and last_ok == pytest.approx(now - 2)
+        store.forget(7)
+        assert store.read(7, bucket) == ({}, None, None)
+    finally:
+        database.dispose()
