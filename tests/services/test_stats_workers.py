@@ -21,7 +21,7 @@ pytestmark = pytest.mark.services
 def test_stats_count_every_workers_calls_through_redis(gunicorn_host, upstream, redis_url):
     counter = Counter()
     upstream.route("/api/assets", counter)
-    host = gunicorn_host(workers=4, threads=4)
+    host = gunicorn_host(workers=4, threads=16)  # a datasource may hold half of the threads in flight
     ds = create_datasource(host, upstream.url("/api"))
     item = create_item(host, ds["id"], query="/assets?q=$userInput")
 
