@@ -24,6 +24,7 @@ and one size cap: ``CONNECT_MAX_RESPONSE_BYTES`` counts every page together.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import urljoin
@@ -205,8 +206,8 @@ class _Walk:
         self.redact = redact
         self.visited: set[str] = set()
         self.cursor: str | None = None
-        self.next_finders = {name: compile_path(self.spec[name])[0]
-                             for name in ("next_path", "cursor_path") if self.spec.get(name)}
+        self.next_finders = {name: _finder(self.spec[name]) for name in ("next_path", "cursor_path")
+                             if self.spec.get(name)}
 
     def run(self, get_page: GetPage, rows_of: RowsOf) -> Pages:
         rows: list[Any] = []
@@ -321,6 +322,12 @@ class _Walk:
         renamed = type(exc)(f"page {number}: {message}", upstream_status=exc.upstream_status, excerpt=exc.excerpt)
         renamed.status = exc.status
         return renamed
+
+
+@functools.lru_cache(maxsize=256)
+def _finder(path: str) -> Callable[[Any], list[Any]]:
+    """The compiled JSONPath of a next-page setting (parsing one costs milliseconds)."""
+    return compile_path(path)[0]
 
 
 def _next_link(header: str | None) -> str | None:
