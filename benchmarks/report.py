@@ -427,8 +427,8 @@ def _details(results: dict, plan: dict) -> list[str]:
             "CPU time of the process per request, its background flush thread included "
             f"(store: `{rec['store']}`).",
             "",
-            f"Median {rec['on_ms']:.3f} ms with recording, {rec['off_ms']:.3f} ms without: ratio "
-            f"**{rec['ratio']:.3f}** (per round: " + ", ".join(_f(r, 3) for r in rec["block_ratios"]) + "). "
+            f"Median {rec['on_ms']:.3f} ms with recording, {rec['off_ms']:.3f} ms without; the median of the "
+            f"rounds' ratios **{rec['ratio']:.3f}** (per round: " + ", ".join(_f(r, 3) for r in rec["block_ratios"]) + "). "
             f"The hook alone (one cache-hit count, timed in a loop) takes {rec['hook_us']:.2f} µs, "
             f"{100 * rec['hook_share']:.2f} % of a hit: the ratio's spread is the shared machine's noise, "
             "not the recording.",
