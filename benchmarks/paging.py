@@ -1,4 +1,4 @@
-"""Scenario 9: the first load of a 50-page answer (issue 14's pagination).
+"""Scenario 10: the first load of a 50-page answer (issue 14's pagination).
 
 The options of an item whose datasource pages its answer with GitHub-shaped Link
 headers (50 pages of 500 rows, about 4 MB in all), loaded through the host with the

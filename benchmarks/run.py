@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             ("big", "4. a 50,000-row answer", lambda: scenarios.big_answer(world)),
             ("curve", "5. time to the first page", lambda: scenarios.curve(world)),
             ("hanging", "6. a hanging datasource", lambda: scenarios.hanging(world)),
-            ("paging", "9. the first load of a 50-page answer", lambda: paging.run(world)),
+            ("paging", "10. the first load of a 50-page answer", lambda: paging.run(world)),
         ]
         for key, title, step in steps:
             log(title)
