@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from tests.browser.conftest import PASSWORDS, TIMEOUT_MS, VIEWPORT, login, playwright_expect
+from tests.test_stats import away_from_a_bucket_edge
 
 pytestmark = pytest.mark.browser
 expect = playwright_expect()
@@ -15,6 +16,7 @@ expect = playwright_expect()
 
 def test_the_chart_is_an_svg_without_javascript(browser, demo, artifacts):
     item = demo.item_id("Asset")
+    away_from_a_bucket_edge(40)
     with requests.Session() as http:
         http.auth = ("alice", PASSWORDS["alice"])
         for q in ("mac", "", "think"):  # one call, then answers from the cache
