@@ -285,7 +285,6 @@ def test_schemathesis_run_summary():
           f"operation-modes) in {RUN['seconds']:.1f} s; statuses {dict(sorted(RUN['statuses'].items()))}")
     for (operation, mode), codes in PER_OP.items():
         print(f"  {operation} {mode}: " + ", ".join(f"{codes.count(c)}x{c}" for c in sorted(set(codes))))
-    assert RUN["seconds"] < 60
     assert RUN["statuses"].get(500, 0) == 0
     assert any(200 <= code < 300 for code in RUN["statuses"]), "the run reached the views"
 
