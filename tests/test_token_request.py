@@ -81,6 +81,9 @@ def test_json_login_token_in_a_custom_header_and_reused_until_it_expires(people,
     assert labels(options(client, item)) == ["token 1"]
     assert labels(options(client, item)) == ["token 1"]
     assert api.logins == [{"format": "application/json", "username": "svc", "password": PASSWORD}]
+    from connect_plugin.outbound.redact import known_secrets
+
+    assert PASSWORD in known_secrets() and "login-token-1-d41c" in known_secrets()  # watched by the leak guard
     time.sleep(1.5)  # the token has expired: the next call logs in again
     assert labels(options(client, item)) == ["token 2"]
     assert len(api.logins) == 2

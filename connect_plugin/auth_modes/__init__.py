@@ -6,14 +6,16 @@ from .basic import BasicAuth
 from .bearer import BearerAuth
 from .none import NoAuth
 from .oauth2 import OAuth2ClientCredentials
+from .oauth2_code import OAuth2AuthorizationCode
 from .token_request import TokenRequestAuth
 
 AUTH_MODES: dict[str, type[AuthMode]] = {
     cls.mode: cls for cls in (NoAuth, BasicAuth, ApiKeyAuth, BearerAuth, OAuth2ClientCredentials,
-                                TokenRequestAuth)
+                                TokenRequestAuth, OAuth2AuthorizationCode)
 }
 
 __all__ = [
     "AUTH_MODES", "AuthContext", "AuthMode", "Credentials",
-    "ApiKeyAuth", "BasicAuth", "BearerAuth", "NoAuth", "OAuth2ClientCredentials", "TokenRequestAuth",
+    "ApiKeyAuth", "BasicAuth", "BearerAuth", "NoAuth", "OAuth2AuthorizationCode", "OAuth2ClientCredentials",
+    "TokenRequestAuth",
 ]

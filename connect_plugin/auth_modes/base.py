@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
 
 from ..errors import UpstreamTimeout, ValidationError
 from ..field_spec import FieldSpec
@@ -30,6 +30,14 @@ def auth_field(name: str, label: str, **options: Any) -> FieldSpec:
     return FieldSpec(name, label, **options)
 
 
+class ObtainedSecretStore(Protocol):
+    """Keeps the secrets a mode obtained (tokens) with the datasource's own secrets."""
+
+    def keep(self, values: dict[str, str]) -> None: ...
+
+    def lose(self, names: tuple[str, ...], reason: str) -> None: ...
+
+
 @dataclass
 class AuthContext:
     """What a mode may use while preparing a call: the shared outbound client (for
@@ -44,6 +52,7 @@ class AuthContext:
     datasource_id: int
     api_origin: str
     deadline: float = 0.0  # time.monotonic() when the request's time is up
+    vault: "ObtainedSecretStore | None" = None  # where a mode keeps tokens it obtained (OAuth2 code)
 
     def start(self) -> None:
         """One user request begins: the token fetch, the call and a retry after a
@@ -85,6 +94,8 @@ class AuthMode:
     mode: ClassVar[str]
     label: ClassVar[str]
     fields: ClassVar[tuple[FieldSpec, ...]] = ()
+    # Secrets the mode obtains itself (OAuth2 tokens), stored beside its fields' secrets.
+    obtained_secrets: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def secret_fields(cls) -> tuple[str, ...]:

@@ -21,7 +21,7 @@ from ..models import Datasource
 from ..outbound import OutboundClient, Redactor, UpstreamResponse, raise_for_status, redact_known
 from . import get_type
 from .pagination import PageRecord, Pages, RowsOf, read_pages
-from .secrets import decrypt_secrets
+from .secrets import ObtainedSecrets, decrypt_secrets
 
 if TYPE_CHECKING:
     from ..state import ConnectState
@@ -66,8 +66,10 @@ class Connector:
     def for_datasource(cls, state: "ConnectState", datasource: Datasource) -> "Connector":
         """The app's connector for ``datasource``. Raises SecretUnreadable (naming
         the datasource) when a stored secret cannot be opened."""
-        return cls(datasource, decrypt_secrets(datasource, state.box), client=state.client,
-                   limiter=state.limiter, tokens=state.tokens)
+        connector = cls(datasource, decrypt_secrets(datasource, state.box), client=state.client,
+                        limiter=state.limiter, tokens=state.tokens)
+        connector.context.vault = ObtainedSecrets(state.db, state.box, datasource.id)
+        return connector
 
     def get(self, url: str) -> UpstreamResponse:
         """GET an absolute URL of this datasource; non-2xx answers raise

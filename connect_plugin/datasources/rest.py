@@ -35,7 +35,8 @@ class RestDatasource(DatasourceType):
                     minimum=1, maximum=100,
                     help="Further calls wait briefly, then fail as busy, so a hanging API cannot take every worker."),
     )
-    auth_mode_names = ("none", "basic", "api_key", "bearer", "oauth2_client_credentials", "token_request")
+    auth_mode_names = ("none", "basic", "api_key", "bearer", "oauth2_client_credentials", "token_request",
+                       "oauth2_authorization_code")
 
     @classmethod
     def validate_config(cls, raw: dict[str, Any], *, url_check: Callable[[str, str], None]) -> dict[str, Any]:

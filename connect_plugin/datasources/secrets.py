@@ -13,7 +13,11 @@ from ..auth_modes import AUTH_MODES
 from ..errors import SecretsMissing, SecretUnreadable, ValidationError
 from ..models import Datasource, DatasourceSecret
 from ..outbound import register_secret
+from ..db import Database
 from ..secret_box import UNREADABLE, SecretBox
+
+# Why a mode's obtained tokens were dropped (kept in auth_config; shown, never secret).
+CONNECTION_LOST = "connection_lost"
 
 
 def missing_secrets(datasource: Datasource) -> list[str]:
@@ -77,6 +81,67 @@ def kept_secrets(datasource: Datasource, box: SecretBox, *, skip: set[str], stri
     if errors and strict:
         raise ValidationError("A stored secret cannot be read with the configured keys.", errors)
     return kept
+
+
+class ObtainedSecrets:
+    """Where a mode keeps the tokens it obtained for one datasource (OAuth2's
+    refresh and access tokens): encrypted rows beside the typed secrets, written in
+    a database session of their own, so a refresh made while serving a request is
+    kept whatever that request does afterwards. ``lose`` drops them and says why
+    (the datasource page then shows "Connect again")."""
+
+    def __init__(self, db: Database, box: SecretBox, datasource_id: int):
+        self._db, self._box, self._id = db, box, datasource_id
+
+    def keep(self, values: dict[str, str]) -> None:
+        with self._db.session() as db:
+            datasource = db.get(Datasource, self._id)
+            if datasource is not None:
+                store_obtained(datasource, values, self._box)
+                db.commit()
+
+    def lose(self, names: tuple[str, ...], reason: str) -> None:
+        with self._db.session() as db:
+            datasource = db.get(Datasource, self._id)
+            if datasource is not None:
+                drop_obtained(datasource, names, reason)
+                db.commit()
+
+
+def store_obtained(datasource: Datasource, values: dict[str, str], box: SecretBox) -> None:
+    """Add or replace obtained tokens (the datasource is connected again)."""
+    stored = {secret.field: secret for secret in datasource.secrets}
+    for name, value in values.items():
+        register_secret(value)
+        if name in stored:
+            stored[name].ciphertext = box.encrypt(value)
+        else:
+            datasource.secrets.append(DatasourceSecret(field=name, ciphertext=box.encrypt(value)))
+    if CONNECTION_LOST in datasource.auth_config:
+        datasource.auth_config = {k: v for k, v in datasource.auth_config.items() if k != CONNECTION_LOST}
+
+
+def drop_obtained(datasource: Datasource, names: tuple[str, ...], reason: str | None = None) -> None:
+    """Drop obtained tokens; ``reason`` says why when the provider took them back."""
+    datasource.secrets = [secret for secret in datasource.secrets if secret.field not in names]
+    config = {k: v for k, v in datasource.auth_config.items() if k != CONNECTION_LOST}
+    datasource.auth_config = {**config, CONNECTION_LOST: reason} if reason else config
+
+
+def obtained_kept(datasource: Datasource, box: SecretBox, mode_name: str, plain: dict, secrets: dict[str, str],
+                  api_origin_moves: bool) -> dict[str, str]:
+    """The obtained tokens an edit keeps: all of them when the mode, its settings,
+    its typed secrets and the API's origin stay as they were; none otherwise (the
+    datasource must be connected again)."""
+    mode = AUTH_MODES.get(mode_name)
+    if mode is None or not mode.obtained_secrets or mode_name != datasource.auth_mode or api_origin_moves:
+        return {}
+    old_plain = {k: v for k, v in datasource.auth_config.items() if k != CONNECTION_LOST}
+    stored = kept_secrets(datasource, box, skip=set(), strict=False)
+    typed = {k: v for k, v in stored.items() if k not in mode.obtained_secrets}
+    if old_plain != plain or typed != secrets:
+        return {}
+    return {k: v for k, v in stored.items() if k in mode.obtained_secrets}
 
 
 def rotate_secrets(session: Session, box: SecretBox) -> tuple[int, list[str]]:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import audit, named_records
+from ..auth_modes import AUTH_MODES
 from ..auth_modes.base import UrlCheck
 from ..errors import Conflict, ValidationError
 from ..models import ConnectedItem, Datasource
@@ -28,7 +29,7 @@ from ..secret_box import UNREADABLE, SecretBox
 from ..timestamps import iso_utc
 from . import destinations, get_type
 from .base import DatasourceType
-from .secrets import kept_secrets, secret_status, store_secrets
+from .secrets import kept_secrets, obtained_kept, secret_status, store_secrets
 
 INVALID = "The datasource settings are not valid."
 # What a missing secret is checked as under ``pending_secrets``; never stored.
@@ -47,6 +48,9 @@ def list_all(session: Session) -> list[Datasource]:
 def serialize(datasource: Datasource, box: SecretBox) -> dict[str, Any]:
     flags, readable = secret_status(datasource, box)
     auth = {"mode": datasource.auth_mode, **datasource.auth_config, **flags}
+    obtained = getattr(AUTH_MODES.get(datasource.auth_mode), "obtained_secrets", ())
+    if obtained:  # a mode that holds tokens it obtained: whether it has them (never the tokens)
+        auth["connected"] = any(secret.field in obtained for secret in datasource.secrets)
     data = {
         "id": datasource.id,
         "name": datasource.name,
@@ -167,6 +171,9 @@ def update(session: Session, datasource: Datasource, payload: Any, *, box: Secre
     if errors or again:
         raise ValidationError(INVALID if errors else SECRETS_AGAIN, {**errors, **again})
 
+    if secrets is not None:  # tokens obtained by Connect survive an edit that changes none of their inputs
+        moves = type_cls.api_origin(config) != type_cls.api_origin(datasource.config)
+        secrets = {**obtained_kept(datasource, box, mode_name, plain, secrets, moves), **secrets}
     changed = _changes(datasource, name, config, mode_name, plain, secrets, box)
     if not changed:
         return datasource

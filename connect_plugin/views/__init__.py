@@ -6,8 +6,8 @@ from flask import Blueprint
 from werkzeug.exceptions import HTTPException
 
 from ..errors import ConnectError
-from . import (admin_audit, admin_datasources, admin_items, api_config, api_datasources, api_items, api_openapi,
-               metrics_scrape)
+from . import (admin_audit, admin_datasources, admin_items, admin_oauth, api_config, api_datasources, api_items,
+               api_openapi, metrics_scrape)
 from .guards import check_csrf, handle_error, handle_http_error
 
 
@@ -15,6 +15,6 @@ def register_views(bp: Blueprint) -> None:
     bp.before_request(check_csrf)
     bp.register_error_handler(ConnectError, handle_error)
     bp.register_error_handler(HTTPException, handle_http_error)
-    for module in (api_datasources, api_items, api_config, api_openapi, admin_datasources, admin_items, admin_audit,
-                   metrics_scrape):
+    for module in (api_datasources, api_items, api_config, api_openapi, admin_datasources, admin_oauth,
+                   admin_items, admin_audit, metrics_scrape):
         module.register(bp)

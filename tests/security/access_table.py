@@ -92,6 +92,9 @@ ACCESS: dict[tuple[str, str], dict[str, str]] = {
     (P + "datasource_detail", "POST"): ADMIN_PAGE,
     (P + "datasource_test", "POST"): ADMIN_PAGE,
     (P + "datasource_cache_clear", "POST"): ADMIN_PAGE,
+    (P + "datasource_connect", "POST"): ADMIN_PAGE,  # OAuth2 authorization code: to the provider
+    (P + "datasource_disconnect", "POST"): ADMIN_PAGE,
+    (P + "oauth_callback", "GET"): ADMIN_PAGE,  # the provider's answer, in the admin's session
     (P + "datasource_delete", "GET"): ADMIN_PAGE,
     (P + "datasource_delete", "POST"): ADMIN_PAGE,
     (P + "items_list", "GET"): ADMIN_PAGE,

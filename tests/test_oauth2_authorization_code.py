@@ -1,0 +1,195 @@
+"""The ``oauth2_authorization_code`` auth mode, driven through the datasource page
+with the Flask test client against a small OAuth2 provider on loopback HTTPS:
+Connect with state and PKCE S256, a state that is used twice, comes from another
+session or has expired is refused, tokens refresh when they expire and once after a
+401, a revoked refresh token shows "Connect again", and Disconnect drops them."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.conftest import ADMIN, create_user, csrf_from, login, make_datasource, make_item
+from tests.support.oauth_provider import CLIENT_ID, CLIENT_SECRET, OAuthProvider
+from tests.test_token_request import labels, options
+
+CALLBACK = "/plugins/connect/admin/oauth/callback"
+
+
+@pytest.fixture
+def provider(upstream):
+    return OAuthProvider(upstream)
+
+
+@pytest.fixture
+def setup(people, upstream, provider):
+    client = people.test_client()
+    ds = make_datasource(client, upstream.url("/api"), cache_ttl_seconds=0, auth={
+        "mode": "oauth2_authorization_code", "authorize_url": provider.authorize_url,
+        "token_url": provider.token_url, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+        "scope": "assets.read offline_access"})
+    item = make_item(client, ds["id"])
+    login(client, "admin", "admin-pw")
+    return client, ds, item
+
+
+def page(client, ds):
+    return client.get(f"/plugins/connect/admin/datasources/{ds['id']}").get_data(as_text=True)
+
+
+def start(client, ds) -> str:
+    """Click Connect; return where the browser is sent (the provider's page)."""
+    html = page(client, ds)
+    response = client.post(f"/plugins/connect/admin/datasources/{ds['id']}/oauth/connect",
+                           data={"csrf_token": csrf_from(html)})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response.headers["Location"]
+
+
+def callback(client, back_to: str):
+    parts = urlsplit(back_to)
+    assert parts.path == CALLBACK
+    return client.get(f"{parts.path}?{parts.query}", follow_redirects=True)
+
+
+def connect(client, ds, provider):
+    done = callback(client, provider.approve(start(client, ds)))
+    assert f"{ds['name']} is connected." in done.get_data(as_text=True)
+    return done
+
+
+def api_auth(client, ds):
+    return client.get(f"/plugins/connect/api/datasources/{ds['id']}", headers=ADMIN).json["auth"]
+
+
+def test_connect_runs_the_code_flow_with_state_and_pkce(setup, provider):
+    client, ds, item = setup
+    assert ds["auth"]["connected"] is False and ds["auth"]["client_secret_set"] is True
+    html = page(client, ds)
+    assert ">Connect</button>" in html and "Not connected yet" in html
+    failed = options(client, item)
+    assert failed.status_code == 502 and "not connected" in failed.json["error"]
+
+    location = start(client, ds)
+    query = parse_qs(urlsplit(location).query)
+    assert query["code_challenge_method"] == ["S256"] and query["scope"] == ["assets.read offline_access"]
+    assert query["redirect_uri"] == [f"http://localhost{CALLBACK}"]
+    assert "code_verifier" not in location
+    done = callback(client, provider.approve(location))
+    html = done.get_data(as_text=True)
+    assert "is connected." in html and ">Disconnect</button>" in html
+    assert provider.grants == ["authorization_code"]  # the provider checked the PKCE verifier
+    auth = api_auth(client, ds)
+    assert auth["connected"] is True
+    assert not {"refresh_token", "access_token", "refresh_token_set", "access_token_set"} & set(auth)
+    assert labels(options(client, item)) == ["token 1"]
+    assert labels(options(client, item)) == ["token 1"]  # the stored access token is reused
+    assert provider.grants == ["authorization_code"]
+    entries = client.get("/plugins/connect/admin/audit").get_data(as_text=True)
+    assert "connected" in entries
+    from connect_plugin.outbound.redact import known_secrets
+
+    assert all(token in known_secrets() for token in provider.issued)  # the leak guard watches each one
+
+
+def test_a_state_used_twice_or_from_another_session_is_refused(setup, provider, people):
+    client, ds, item = setup
+    back_to = provider.approve(start(client, ds))
+    create_user(people, "root2", "root2-pw", admin=True)
+    other = people.test_client()
+    login(other, "root2", "root2-pw")
+    refused = callback(other, back_to)  # another admin's session never started this flow
+    assert "not valid" in refused.get_data(as_text=True)
+    assert api_auth(client, ds)["connected"] is False and provider.grants == []
+
+    connect_page = callback(client, back_to)
+    assert "is connected." in connect_page.get_data(as_text=True)
+    again = callback(client, back_to)  # the same answer once more
+    assert "not valid" in again.get_data(as_text=True)
+    assert provider.grants == ["authorization_code"]
+
+
+def test_an_expired_state_is_refused(setup, provider, monkeypatch):
+    from connect_plugin.views import admin_oauth
+
+    client, ds, _item = setup
+    monkeypatch.setattr(admin_oauth, "STATE_SECONDS", 0.2)
+    back_to = provider.approve(start(client, ds))
+    time.sleep(0.3)
+    assert "not valid" in callback(client, back_to).get_data(as_text=True)
+    assert provider.grants == [] and api_auth(client, ds)["connected"] is False
+
+
+def test_a_refused_grant_at_the_callback_keeps_the_datasource_disconnected(setup, provider):
+    client, ds, _item = setup
+    location = start(client, ds)
+    state = parse_qs(urlsplit(location).query)["state"][0]
+    denied = client.get(f"{CALLBACK}?error=access_denied&state={state}", follow_redirects=True)
+    assert "did not grant access" in denied.get_data(as_text=True)
+    back_to = provider.approve(start(client, ds))
+    provider.codes.clear()  # the provider forgot the code: the exchange fails
+    failed = callback(client, back_to).get_data(as_text=True)
+    assert "Connecting" in failed and "invalid_grant" in failed
+    assert api_auth(client, ds)["connected"] is False
+
+
+def test_an_expired_access_token_is_refreshed_and_a_refused_one_once(setup, provider):
+    client, ds, item = setup
+    provider.expires_in = 1
+    connect(client, ds, provider)
+    assert labels(options(client, item)) == ["token 1"]
+    time.sleep(1.05)
+    assert labels(options(client, item)) == ["token 3"]  # tokens 1 and 2 came with Connect
+    assert provider.grants == ["authorization_code", "refresh_token"]
+
+    provider.expires_in = 3600
+    time.sleep(1.05)
+    assert labels(options(client, item)) == ["token 4"]
+    provider.expire_access_tokens()  # the API refuses it before its time: 401, one refresh, one retry
+    assert labels(options(client, item)) == ["token 5"]
+    assert provider.grants == ["authorization_code", "refresh_token", "refresh_token", "refresh_token"]
+
+
+def test_a_revoked_refresh_token_shows_connect_again(setup, provider):
+    client, ds, item = setup
+    connect(client, ds, provider)
+    provider.revoke_refresh_tokens()
+    provider.expire_access_tokens()
+    failed = options(client, item)
+    assert failed.status_code == 502 and "connect again" in failed.json["error"]
+    auth = api_auth(client, ds)
+    assert auth["connected"] is False and "refused the refresh token" in auth["connection_lost"]
+    html = page(client, ds)
+    assert ">Connect again</button>" in html and "refused the refresh token" in html
+    connect(client, ds, provider)  # connecting again works, and the warning is gone
+    assert labels(options(client, item)) == ["token 3"]
+    assert "connection_lost" not in api_auth(client, ds)
+
+
+def test_disconnect_drops_the_tokens_and_an_edit_keeps_them(setup, provider):
+    client, ds, item = setup
+    connect(client, ds, provider)
+    url = f"/plugins/connect/api/datasources/{ds['id']}"
+    kept = client.patch(url, headers=ADMIN, json={"config": {"timeout_seconds": 20},
+                                                   "auth": {"mode": "oauth2_authorization_code"}})
+    assert kept.status_code == 200 and kept.json["auth"]["connected"] is True
+    changed = client.patch(url, headers=ADMIN, json={"auth": {"mode": "oauth2_authorization_code",
+                                                              "scope": "assets.write"}})
+    assert changed.json["auth"]["connected"] is False, "new settings need a new Connect"
+    connect(client, ds, provider)
+    html = page(client, ds)
+    done = client.post(f"/plugins/connect/admin/datasources/{ds['id']}/oauth/disconnect",
+                       data={"csrf_token": csrf_from(html)}, follow_redirects=True)
+    assert "is disconnected" in done.get_data(as_text=True)
+    assert api_auth(client, ds)["connected"] is False
+    assert options(client, item).status_code == 502
+    audit = client.get("/plugins/connect/admin/audit").get_data(as_text=True)
+    assert "disconnected" in audit
+
+
+def test_connect_needs_the_page_csrf_token(setup):
+    client, ds, _item = setup
+    refused = client.post(f"/plugins/connect/admin/datasources/{ds['id']}/oauth/connect")
+    assert refused.status_code in (400, 403)
