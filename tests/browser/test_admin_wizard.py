@@ -27,9 +27,14 @@ MODE_FIELDS = {
     "API Key": ["Send the key in", "Header or parameter name", "Key value"],
     "Bearer token": ["Token"],
     "OAuth2 client credentials": ["Token URL", "Client ID", "Client secret", "Scope", "Client authentication"],
+    "Login token request": ["Login URL", "Username", "Password", "Send the login as", "Token path (JSONPath)",
+                            "Expiry path (JSONPath, seconds)", "Send the token in header", "Before the token"],
+    "OAuth2 authorization code (Connect)": ["Authorization URL", "Token URL", "Client ID", "Client secret", "Scope",
+                                            "Client authentication"],
 }
 MODE_VALUES = {"No auth": "none", "Basic auth": "basic", "API Key": "api_key", "Bearer token": "bearer",
-               "OAuth2 client credentials": "oauth2_client_credentials"}
+               "OAuth2 client credentials": "oauth2_client_credentials", "Login token request": "token_request",
+               "OAuth2 authorization code (Connect)": "oauth2_authorization_code"}
 
 
 @pytest.fixture

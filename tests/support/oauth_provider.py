@@ -35,7 +35,7 @@ class OAuthProvider:
         self.access_tokens: dict[str, float] = {}  # token -> expires at
         self.grants: list[str] = []  # grant_type of each good token request
         self.issued: list[str] = []  # every token handed out (access and refresh)
-        server.route("/authorize", lambda r: (200, {"Content-Type": "text/html"}, b"<p>Allow?</p>"))
+        server.route("/authorize", self.authorize_page)
         server.route("/token", self.token)
         server.route("/api/assets", self.assets)
 
@@ -57,6 +57,14 @@ class OAuthProvider:
         self.codes[code] = {"challenge": query["code_challenge"], "redirect_uri": query["redirect_uri"],
                             "used": False}
         return f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query['state']})}"
+
+    def authorize_page(self, request):
+        """The provider's consent page, for a browser: one "Allow" link back to the client."""
+        from html import escape
+
+        back = self.approve(f"{self.authorize_url}?{request.raw_query}")
+        page = f'<!doctype html><title>Provider</title><h1>Allow Connect?</h1><a href="{escape(back)}">Allow</a>'
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
 
     def revoke_refresh_tokens(self) -> None:
         self.refresh_tokens.clear()
