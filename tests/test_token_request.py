@@ -62,8 +62,9 @@ def _setup(people, upstream, **auth):
     return client, ds, item
 
 
-def options(client, item):
-    return client.get(f"/plugins/connect/api/items/{item['id']}/options?issue=DEMO-1", headers=ALICE)
+def options(client, item, headers=ADMIN):
+    """The item's options on DEMO-1; as an admin, a failure's answer carries its detail."""
+    return client.get(f"/plugins/connect/api/items/{item['id']}/options?issue=DEMO-1", headers=headers)
 
 
 def labels(response):
@@ -130,6 +131,7 @@ def test_a_login_answer_without_a_token_is_a_clear_502_and_nothing_is_kept(peopl
     failed = options(client, item)
     assert failed.status_code == 502, failed.json
     assert "login" in failed.json["error"] and expected in failed.json["error"]
+    assert expected not in options(client, item, headers=ALICE).json["error"]  # end users: a generic error
     tested = client.post(f"/plugins/connect/api/datasources/{ds['id']}/test", headers=ADMIN).json
     assert tested["ok"] is False and expected in tested["error"] and "login" in tested["error"]
     upstream.route("/login", api.login)  # the login works again: nothing bad was kept

@@ -3,7 +3,8 @@ obtains through the browser (OAuth2 authorization code), and the provider's
 callback.
 
 "Connect" (a CSRF-protected POST) sends the admin's browser to the provider with a
-fresh ``state`` and a PKCE S256 challenge. The state is remembered in the admin's
+fresh ``state`` and a PKCE S256 challenge (by a page that refreshes to it: the
+host's ``form-action 'self'`` policy stops a POST that redirects to another site). The state is remembered in the admin's
 own session only, for ``STATE_SECONDS``, and is taken out of it when the callback
 arrives: a state that was used, has expired or was started in another session is
 refused. The PKCE verifier is derived from the state with the app's secret key,
@@ -16,9 +17,10 @@ import base64
 import hashlib
 import hmac
 import time
+from urllib.parse import urlsplit
 
 from authlib.common.security import generate_token
-from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask import session as browser_session
 
 from .. import audit
@@ -73,8 +75,10 @@ def datasource_connect(datasource_id: int):
     state_value = generate_token(40)
     pending[state_value] = [datasource.id, now + STATE_SECONDS]
     browser_session[PENDING] = dict(sorted(pending.items(), key=lambda kv: kv[1][1])[-MAX_PENDING:])
-    return redirect(mode.authorization_url(datasource.auth_config, connector.secrets, redirect_uri=callback_url(),
-                                           state=state_value, code_verifier=code_verifier(state_value)))
+    url = mode.authorization_url(datasource.auth_config, connector.secrets, redirect_uri=callback_url(),
+                                 state=state_value, code_verifier=code_verifier(state_value))
+    return render_template("connect/oauth_continue.html", ds=datasource, authorize_url=url,
+                           provider=urlsplit(url).netloc)
 
 
 @page_admin
