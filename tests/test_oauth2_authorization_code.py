@@ -177,8 +177,8 @@ def test_disconnect_drops_the_tokens_and_an_edit_keeps_them(setup, provider):
     client, ds, item = setup
     connect(client, ds, provider)
     url = f"/plugins/connect/api/datasources/{ds['id']}"
-    kept = client.patch(url, headers=ADMIN, json={"config": {"timeout_seconds": 20},
-                                                   "auth": {"mode": "oauth2_authorization_code"}})
+    shown = api_auth(client, ds)  # what GET answers goes back unchanged (config export and import do so)
+    kept = client.patch(url, headers=ADMIN, json={"config": {"timeout_seconds": 20}, "auth": shown})
     assert kept.status_code == 200 and kept.json["auth"]["connected"] is True
     changed = client.patch(url, headers=ADMIN, json={"auth": {"mode": "oauth2_authorization_code",
                                                               "scope": "assets.write"}})

@@ -29,11 +29,12 @@ from ..secret_box import UNREADABLE, SecretBox
 from ..timestamps import iso_utc
 from . import destinations, get_type
 from .base import DatasourceType
-from .secrets import kept_secrets, obtained_kept, secret_status, store_secrets
+from .secrets import CONNECTION_LOST, kept_secrets, obtained_kept, secret_status, store_secrets
 
 INVALID = "The datasource settings are not valid."
 # What a missing secret is checked as under ``pending_secrets``; never stored.
 _PENDING = "pending-secret"
+READ_ONLY_AUTH = {"connected", CONNECTION_LOST}
 SECRETS_AGAIN = "The change points the datasource at another host: enter its secrets again."
 
 
@@ -79,7 +80,8 @@ def _split_auth(raw: Any, mode_cls) -> tuple[dict[str, Any], dict[str, Any], set
     if not isinstance(raw, dict):
         raise ValidationError("The authentication settings are not valid.", {"auth": "auth must be an object."})
     known = {f.name for f in mode_cls.fields} | {"mode"}
-    unknown = [k for k in raw if k not in known and not k.endswith("_set")]
+    # What answers carry but nobody sets (flags, the connection state) comes back ignored.
+    unknown = [k for k in raw if k not in known and not k.endswith("_set") and k not in READ_ONLY_AUTH]
     if unknown:
         raise ValidationError("The authentication settings are not valid.",
                               {f"auth.{k}": f"{mode_cls.label} has no setting {k!r}." for k in unknown})
