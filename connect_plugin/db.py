@@ -60,6 +60,9 @@ class Database:
 def end_read(session: Session) -> None:
     """Give the session's connection back to the pool before a long wait (an upstream
     call) when it has nothing to write. Objects stay loaded: sessions are made with
-    ``expire_on_commit=False``."""
+    ``expire_on_commit=False``. A session with no transaction begun holds no
+    connection: nothing to do."""
+    if not session.in_transaction():
+        return
     if not (session.new or session.dirty or session.deleted):
         session.commit()
