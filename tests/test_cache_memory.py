@@ -50,7 +50,7 @@ def test_the_size_estimate_is_close_to_what_the_answer_holds(details):
         options = [(f"A-{i:05d}", f"Asset {i:05d} of team {i % 97}", {"Serial": f"SN{i:07d}", "Room": f"R{i % 50}"})
                    if details else (f"A-{i:05d}", f"Asset {i:05d} of team {i % 97}") for i in range(ROWS)]
         built = CachedAnswer(options, time.time())
-        built.folded_labels()
+        built.label_index()
         held, _peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

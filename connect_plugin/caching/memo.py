@@ -63,7 +63,8 @@ def estimate_bytes(answer: Answer) -> int:
 
 
 def _option_bytes(option: tuple) -> int:
-    size = sys.getsizeof(option) + sys.getsizeof(option[0]) + 2 * sys.getsizeof(option[1])  # label + folded
+    # The label, its folded copy, and the copy joined into the LabelIndex with its offset.
+    size = sys.getsizeof(option) + sys.getsizeof(option[0]) + 2 * sys.getsizeof(option[1]) + len(option[1]) + 9
     if len(option) > 2 and isinstance(option[2], dict):
         details = option[2]
         size += sys.getsizeof(details) + sum(sys.getsizeof(text) for text in details.values())

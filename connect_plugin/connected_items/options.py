@@ -121,9 +121,9 @@ def select_page(answer: CachedAnswer, *, query_text: str | None, filter_by_label
                 offset: int, cached: bool) -> OptionsPage:
     options = answer.options
     if filter_by_label and query_text:
-        needle = query_text.casefold()
-        folded = answer.folded_labels()
-        options = [option for option, label in zip(options, folded) if needle in label]
+        total, first = answer.label_index().matching(query_text.casefold(), offset + limit)
+        return OptionsPage(options=[options[index] for index in first[offset:]], total=total, cached=cached,
+                           truncated=answer.truncated)
     return OptionsPage(options=options[offset:offset + limit], total=len(options), cached=cached,
                        truncated=answer.truncated)
 
