@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 TARGETS = {
-    "latency": 1.5,
-    "throughput": 0.7,
+    # Issue 17's goals (ratios of one run).
+    "latency": 1.15,
+    "latency_issue": 1.25,
+    "throughput": 0.85,
     "flight": 1,
-    "first": 1.5,
-    "search": 0.25,
+    "first": 1.3,
+    "search": 0.05,
+    "edit_screen_warm_ms": 150,
     "exponent": 1.1,
     "hanging": 1.2,
     "recording": 1.05,
@@ -33,28 +36,42 @@ def _failed(results: dict, key: str) -> str | None:
     return None
 
 
+def edit_screen_row(results: dict) -> tuple[str, str, str, str, str]:
+    """Issue 17's browser figure: the edit screen of DEMO-1, first options shown."""
+    goal = f"report; warm < {TARGETS['edit_screen_warm_ms']} ms"
+    screen = results.get("edit_screen")
+    label = "the edit screen of DEMO-1 in Chromium: first options shown, cold (cache cleared) / warm"
+    if screen is None:
+        return ("10", label, "not measured: no browser run in this bench yet (Playwright + /usr/bin/chromium "
+                            "against the demo; see the issue 17 notes)", goal, "")
+    if "error" in screen:
+        return ("10", label, _failed(results, "edit_screen"), goal, "")
+    return ("10", label, f"cold {screen['cold_ms']:.0f} ms, warm {screen['warm_ms']:.0f} ms ({screen['fields']} fields)",
+            goal, _ok(screen["warm_ms"] < TARGETS["edit_screen_warm_ms"]))
+
+
 def rows(results: dict) -> list[tuple[str, str, str, str, str]]:
     """(scenario, figure, measured, target, verdict) for the summary table."""
     out = []
     lat = results.get("latency", {})
     if _failed(results, "latency"):
-        out.append(("1", "cache-hit latency ratio", _failed(results, "latency"), "<= 1.5", ""))
+        out.append(("1", "cache-hit latency ratio", _failed(results, "latency"), f"<= {TARGETS['latency']}", ""))
     else:
         out.append(("1", "options on a cache hit (50 of 500) / bare endpoint, median latency",
                     f"{_f(lat['ratio'])}x ({_f(lat['options']['median_ms'])} ms vs {_f(lat['bare']['median_ms'])} ms)",
-                    "<= 1.5 (limit 1.0)", _ok(lat["ratio"] <= TARGETS["latency"])))
+                    f"<= {TARGETS['latency']} (limit 1.0)", _ok(lat["ratio"] <= TARGETS["latency"])))
         out.append(("1b", "same, with `issue=DEMO-1` (the host's permission check on the issue)",
                     f"{_f(lat['ratio_issue'])}x ({_f(lat['options_issue']['median_ms'])} ms)",
-                    "context", "see 1b below"))
+                    f"<= {TARGETS['latency_issue']}", _ok(lat["ratio_issue"] <= TARGETS["latency_issue"])))
     thr = results.get("throughput", {})
     if _failed(results, "throughput"):
-        out.append(("2", "cache-hit throughput ratio", _failed(results, "throughput"), ">= 0.7", ""))
+        out.append(("2", "cache-hit throughput ratio", _failed(results, "throughput"), f">= {TARGETS['throughput']}", ""))
     else:
         out.append(("2", f"cache-hit throughput, {results['workers']} workers: options / bare",
                     f"{_f(thr['cpu_ratio'])} by worker CPU per answer ({_f(thr['cpu_options_ms'], 3)} vs "
                     f"{_f(thr['cpu_bare_ms'], 3)} ms); wall clock {_f(thr['ratio'])} ({thr['options_rps']:.0f} vs "
                     f"{thr['bare_rps']:.0f} req/s)",
-                    ">= 0.7", _ok(thr["cpu_ratio"] >= TARGETS["throughput"])))
+                    f">= {TARGETS['throughput']}", _ok(thr["cpu_ratio"] >= TARGETS["throughput"])))
     for key, label in (("flight_simple", "SimpleCache, per process"), ("flight_redis", "RedisCache, shared")):
         if key == "flight_redis" and not results.get("redis"):
             out.append(("3", "100 concurrent cold requests, one key: upstream calls (RedisCache)",
@@ -78,10 +95,10 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str]]:
         out.append(("4a", f"50,000 rows ({big['bytes'] / 1e6:.1f} MB): first load / direct fetch + parse",
                     f"{_f(big['first_ratio'])}x (fastest of {big['trials']}: {big['first_ms']:.0f} ms vs "
                     f"{big['direct_ms']:.0f} ms; medians {_f(big['median_ratio'])}x)",
-                    "<= 1.5", _ok(big["first_ratio"] <= TARGETS["first"])))
+                    f"<= {TARGETS['first']}", _ok(big["first_ratio"] <= TARGETS["first"])))
         out.append(("4b", "search (`q`) on a cache hit / parsing the payload once",
                     f"{_f(big['search_ratio'], 3)}x ({_f(big['search_ms'])} ms vs {_f(big['parse_ms'], 1)} ms)",
-                    "<= 0.25", _ok(big["search_ratio"] <= TARGETS["search"])))
+                    f"<= {TARGETS['search']}", _ok(big["search_ratio"] <= TARGETS["search"])))
         peak = max(w["peak_mib"] for w in big["workers"])
         served = [w for w in big["workers"] if w["served"]] or big["workers"]
         nc = results.get("big_nullcache")
@@ -107,6 +124,7 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str]]:
                     f"peak {_ok(mem['peak_met'])}; flat {_ok(mem['flat_met'])}"
                     + ("" if mem["flat_met"] else f": +{mem['growth_after_first_mib']:.0f} MiB by the 3rd load, "
                                                   f"+{mem['growth_after_third_mib']:.1f} MiB after it (see 4c)")))
+    out.append(edit_screen_row(results))
     cur = results.get("curve", {})
     if _failed(results, "curve"):
         out.append(("5", "time to the first page", _failed(results, "curve"), "linear or better", ""))

@@ -143,6 +143,13 @@ def main(argv: list[str] | None = None) -> int:
                 results["profiles"] = profiles.run(stack, world, args.quick)
             except Exception:  # noqa: BLE001
                 results["profiles"] = {"error": traceback.format_exc(limit=4)}
+    log("10. the edit screen of DEMO-1 in Chromium (cold and warm)")
+    try:
+        from . import edit_screen
+
+        results["edit_screen"] = edit_screen.run(args.quick)
+    except Exception:  # noqa: BLE001
+        results["edit_screen"] = {"error": traceback.format_exc(limit=4)}
     log("8. JQL search by a connected value on PostgreSQL (in process)")
     try:
         from . import jql_search
