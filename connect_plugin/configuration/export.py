@@ -1,11 +1,12 @@
 """The configuration document of an instance, built from the API's own shapes.
 
 A datasource is what ``GET /api/datasources/<id>`` answers, cut to the parts a
-create takes (``name``, ``type``, ``config``, ``auth``) and without any
-``<field>_set`` flag; an item is what ``GET /api/items/<id>`` answers without its
-id and the keys derived from the others, naming its datasource by name and the
-items it reads by name (:mod:`.references`). Whatever keys the API's shapes gain
-flow into the document unchanged. Secrets are never part of those shapes.
+create takes (``name``, ``type``, ``config``, ``auth``), without any ``<field>_set``
+flag and without state (``connected``); an item is what ``GET /api/items/<id>``
+answers without its id and the keys derived from the others, naming its datasource
+by name and the items it reads by name (:mod:`.references`). Whatever keys the
+API's shapes gain flow into the document unchanged. Secrets are never part of
+those shapes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from . import references
 
 VERSION = 1
 DATASOURCE_PARTS = ("name", "type", "config", "auth")
+# What an auth answer says of the datasource's state, not of its settings (an OAuth2
+# authorization-code datasource's "connected" and why it lost its connection).
+AUTH_STATE = frozenset({"connected", "connection_lost"})
 # What the item API answers besides what an admin writes: ids, and what follows from the rest.
 ITEM_DERIVED = frozenset({"id", "field_key", "datasource_id", "datasource_name", "depends_on", "uses_user_input",
                           "version", "created_at", "updated_at"})
@@ -38,7 +42,9 @@ def without_flags(value: Any) -> Any:
 
 def datasource_entry(datasource: Datasource, box: SecretBox) -> dict[str, Any]:
     shown = datasource_service.serialize(datasource, box)
-    return {part: without_flags(shown[part]) for part in DATASOURCE_PARTS}
+    entry = {part: without_flags(shown[part]) for part in DATASOURCE_PARTS}
+    entry["auth"] = {k: v for k, v in entry["auth"].items() if k not in AUTH_STATE}
+    return entry
 
 
 def item_entry(item: ConnectedItem, names: dict[int, str]) -> dict[str, Any]:
