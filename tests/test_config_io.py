@@ -154,7 +154,16 @@ def test_round_trip_into_an_empty_instance_gives_the_same_document_and_options(s
     assert waiting.status_code == 409 and "until an administrator fixes its settings" in waiting.json["error"]
     assert options(target, "Zeta") == options(source, "Zeta")
 
+    listing = target.get("/plugins/connect/admin/datasources", headers=ADMIN).get_data(as_text=True)
+    assert listing.count("Waits for secrets") == 1
+    geo_id = next(d["id"] for d in target.get("/plugins/connect/api/datasources", headers=ADMIN).json
+                  if d["name"] == "Geo")
+    page = target.get(f"/plugins/connect/admin/datasources/{geo_id}", headers=ADMIN).get_data(as_text=True)
+    assert "Geo waits for its password" in page
+
     give_password(target)
+    assert "Waits for secrets" not in target.get("/plugins/connect/admin/datasources",
+                                                 headers=ADMIN).get_data(as_text=True)
     assert options(target, "Continent") == options(source, "Continent")
     assert options(target, "Country", **{continent_here["field_key"]: "EU"}) == \
         options(source, "Country", **{continent_there["field_key"]: "EU"}) == \

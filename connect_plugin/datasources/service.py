@@ -29,7 +29,7 @@ from ..secret_box import UNREADABLE, SecretBox
 from ..timestamps import iso_utc
 from . import destinations, get_type
 from .base import DatasourceType
-from .secrets import CONNECTION_LOST, kept_secrets, obtained_kept, secret_status, store_secrets
+from .secrets import CONNECTION_LOST, kept_secrets, missing_secrets, obtained_kept, secret_status, store_secrets
 
 INVALID = "The datasource settings are not valid."
 # What a missing secret is checked as under ``pending_secrets``; never stored.
@@ -64,6 +64,9 @@ def serialize(datasource: Datasource, box: SecretBox) -> dict[str, Any]:
     }
     if not readable:
         data["secret_error"] = f"{datasource.name}: {UNREADABLE}."
+    needed = missing_secrets(datasource)
+    if needed:  # saved without them (a configuration import): it waits
+        data["secrets_needed"] = needed
     return data
 
 
