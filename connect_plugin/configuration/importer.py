@@ -86,9 +86,10 @@ def import_config(state: "ConnectState", session: Session, document: Any, *, act
             missing = missing_secrets(datasources[entry.name.lower()])
             if missing:
                 plan.secrets_needed.append({"datasource": datasources[entry.name.lower()].name, "fields": missing})
-        audit.record_counts(session, actor, "config_imported", Configuration(),
-                            {"created": len(plan.created), "updated": len(plan.updated),
-                             "unchanged": len(plan.unchanged)})
+        if plan.created or plan.updated:  # an import that changes nothing is no change to log
+            audit.record_counts(session, actor, "config_imported", Configuration(),
+                                {"created": len(plan.created), "updated": len(plan.updated),
+                                 "unchanged": len(plan.unchanged)})
     except BaseException:
         session.rollback()
         raise
