@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                 results["profiles"] = profiles.run(stack, world, args.quick)
             except Exception:  # noqa: BLE001
                 results["profiles"] = {"error": traceback.format_exc(limit=4)}
-    log("10. the edit screen of DEMO-1 in Chromium (cold and warm)")
+    log("11. the edit screen of DEMO-1 in Chromium (cold and warm)")
     try:
         from . import edit_screen
 
