@@ -22,6 +22,7 @@ from . import pagination_fields
 from .auth_modes import AUTH_MODES
 from .connected_items.catalogue import VARIABLES
 from .datasources.base import DatasourceType
+from .datasources.headers import MAX_HEADERS
 from .connected_items.service import DEFAULT_OPTIONS, EDITORS
 
 try:  # WTForms 3.3 deprecates (value, label) tuples for choices
@@ -156,14 +157,69 @@ def datasource_payload(form: FlaskForm, type_cls: type[DatasourceType], *, creat
         "auth": auth,
     }
     payload["config"]["pagination"] = pagination_fields.payload(form)
+    payload["config"]["headers"] = headers_payload(request_form())
     if creating:
         payload["type"] = type_cls.type
     return payload
 
 
+def request_form() -> Mapping[str, str]:
+    from flask import request
+
+    return request.form
+
+
+# The datasource page's header rows: ``header-<i>-name``, ``-value`` and ``-secret``
+# inputs (plain HTML inputs: their number follows the datasource's headers).
+HEADER_ROW = "header-{index}-{part}"
+
+
+def _submitted_headers(formdata: Mapping[str, str]) -> list[tuple[str, str, bool, bool]]:
+    """``(name, value, secret, value_set)`` of each submitted row that is not blank."""
+    rows = []
+    for index in range(MAX_HEADERS):
+        name, value, secret, value_set = (formdata.get(HEADER_ROW.format(index=index, part=part), "")
+                                          for part in ("name", "value", "secret", "set"))
+        if name.strip() or value.strip():
+            rows.append((name, value, bool(secret), bool(value_set)))
+    return rows
+
+
+def header_rows(headers: list[Mapping[str, Any]] | None = None,
+                formdata: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """The rows to render: the stored headers (a secret one without its value) or
+    what was submitted (a secret value never comes back), and two empty rows."""
+    if formdata is not None:
+        rows = [{"name": name, "value": "" if secret else value, "secret": secret, "value_set": secret and value_set}
+                for name, value, secret, value_set in _submitted_headers(formdata)]
+    else:
+        rows = [{"name": h["name"], "value": h.get("value", ""), "secret": bool(h.get("secret")),
+                 "value_set": bool(h.get("value_set"))} for h in headers or ()]
+    rows += [{"name": "", "value": "", "secret": False, "value_set": False}] * 2
+    return [dict(row, index=index) for index, row in enumerate(rows[:MAX_HEADERS])]
+
+
+def headers_payload(formdata: Mapping[str, str]) -> list[dict[str, Any]]:
+    """``config.headers`` from the submitted rows; a secret row left blank keeps its
+    stored value (the service names a new one without a value)."""
+    headers = []
+    for name, value, secret, _value_set in _submitted_headers(formdata):
+        entry: dict[str, Any] = {"name": name}
+        if secret:
+            entry["secret"] = True
+        if value or not secret:
+            entry["value"] = value
+        headers.append(entry)
+    return headers
+
+
 def datasource_error_map(type_cls: type[DatasourceType], mode_name: str | None) -> dict[str, str]:
     """Service error keys -> form field names, for the mode that was submitted."""
-    mapping = {"name": "name", "auth.mode": "auth_mode", "auth": "auth_mode"}
+    mapping = {"name": "name", "auth.mode": "auth_mode", "auth": "auth_mode", "config.headers": "header-0-name"}
+    for index in range(MAX_HEADERS):
+        for part in ("name", "value", "secret"):
+            mapping[f"config.headers[{index}].{part}"] = HEADER_ROW.format(index=index, part=part)
+        mapping[f"config.headers[{index}]"] = HEADER_ROW.format(index=index, part="name")
     for spec in type_cls.config_fields:
         mapping[f"config.{spec.name}"] = config_attr(spec.name)
     mapping.update(pagination_fields.error_map("config.pagination"))

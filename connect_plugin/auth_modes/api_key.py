@@ -35,6 +35,9 @@ class ApiKeyAuth(AuthMode):
             return {"auth.key": "Parameter name must not contain &, =, #, ? or surrounding spaces."}
         return {}
 
+    def header_names(self, plain) -> tuple[str, ...]:
+        return (plain["key"],) if plain.get("location", "header") == "header" and plain.get("key") else ()
+
     def credentials(self, plain, secrets, ctx) -> Credentials:
         if plain["location"] == "query":
             return Credentials(params={plain["key"]: secrets["value"]})

@@ -139,6 +139,12 @@ class AuthMode:
             raise ValidationError("The authentication settings are not valid.", errors)
         return clean_plain, clean_secrets
 
+    def header_names(self, plain: dict[str, Any]) -> tuple[str, ...]:
+        """The request headers this mode's credentials set, which custom headers may
+        not name: ``Authorization``, or the header a ``header`` field names."""
+        return (plain.get("header") or "Authorization",) if any(f.name == "header" for f in self.fields) \
+            else ("Authorization",)
+
     def check(self, plain: dict[str, Any], secrets: dict[str, str]) -> dict[str, str]:
         """Mode-specific checks beyond required fields; returns field -> message."""
         return {}

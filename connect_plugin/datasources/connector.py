@@ -9,9 +9,10 @@ reads a type's settings by name.
 
 from __future__ import annotations
 
+import functools
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..auth_modes import AUTH_MODES, AuthContext
 from ..auth_modes.tokens import TokenCache
@@ -20,6 +21,7 @@ from ..errors import SecretUnreadable, UpstreamError
 from ..models import Datasource
 from ..outbound import OutboundClient, Redactor, UpstreamResponse, raise_for_status, redact_known
 from . import get_type
+from . import headers as custom_headers
 from .pagination import PageRecord, Pages, RowsOf, read_pages
 from .secrets import ObtainedSecrets, decrypt_secrets
 
@@ -42,6 +44,19 @@ class TestResult:
         if self.error:
             data["error"] = self.error
         return data
+
+
+@dataclass(frozen=True)
+class CallParts:
+    """What a connected item adds to a call: its method, its JSON body (already
+    serialised) and its own headers (values substituted)."""
+
+    method: str = "GET"
+    body: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+PLAIN_GET = CallParts()
 
 
 class Connector:
@@ -71,20 +86,21 @@ class Connector:
         connector.context.vault = ObtainedSecrets(state.db, state.box, datasource.id)
         return connector
 
-    def get(self, url: str) -> UpstreamResponse:
-        """GET an absolute URL of this datasource; non-2xx answers raise
-        UpstreamHTTPError carrying the status."""
+    def get(self, url: str, parts: "CallParts | None" = None) -> UpstreamResponse:
+        """Call an absolute URL of this datasource (GET, or what a connected item's
+        ``parts`` say); non-2xx answers raise UpstreamHTTPError carrying the status."""
         with self.limiter.slot(self.datasource.id, self.limits.max_concurrent, self.source):
             self.context.start()
-            return self._get_page(url)
+            return self._get_page(url, parts=parts or PLAIN_GET)
 
     def get_pages(self, url: str, pagination: dict[str, Any], *, rows_of: RowsOf,
-                  records: list[PageRecord] | None = None) -> Pages:
+                  records: list[PageRecord] | None = None, parts: "CallParts | None" = None) -> Pages:
         """Every page of the answer at ``url`` (:mod:`.pagination`): one slot, one
-        deadline and one size cap for all of them."""
+        deadline and one size cap for all of them; each page is sent with ``parts``."""
         with self.limiter.slot(self.datasource.id, self.limits.max_concurrent, self.source):
             self.context.start()
-            return read_pages(self._get_page, url, pagination, rows_of=rows_of, source=self.source,
+            return read_pages(functools.partial(self._get_page, parts=parts or PLAIN_GET), url, pagination,
+                              rows_of=rows_of, source=self.source,
                               max_bytes=self.client.policy.max_response_bytes, records=records,
                               redact=self.redact)
 
@@ -92,23 +108,29 @@ class Connector:
         """``text`` with this datasource's secrets masked (for a URL no answer masked yet)."""
         return redact_known(Redactor(self.secrets.values()).redact(text))
 
-    def _get_page(self, url: str, max_bytes: int | None = None) -> UpstreamResponse:
+    def _get_page(self, url: str, max_bytes: int | None = None, *, parts: "CallParts") -> UpstreamResponse:
         """One call of the request that ``get`` or ``get_pages`` started (its deadline)."""
-        response = self._send(url, max_bytes)
+        response = self._send(url, max_bytes, parts)
         if response.status == 401 and self.mode.forget(self.context):
-            response = self._send(url, max_bytes)
+            response = self._send(url, max_bytes, parts)
         raise_for_status(response, self.source)
         return response
 
-    def _send(self, url: str, max_bytes: int | None = None) -> UpstreamResponse:
+    def _send(self, url: str, max_bytes: int | None, parts: "CallParts") -> UpstreamResponse:
         credentials = self.mode.credentials(self.datasource.auth_config, self.secrets, self.context)
+        # The datasource's headers, then the item's; secret headers travel like the
+        # credentials (to the datasource's own origin only), which win over both.
+        plain, secret = custom_headers.for_call(self.datasource.config, self.secrets)
+        extra = {name: custom_headers.wire_value(value) for name, value in parts.headers.items()}
+        json_body = {"Content-Type": "application/json"} if parts.body is not None else {}
+        sent = custom_headers.merged({"Accept": "application/json"}, json_body, plain, extra)
+        auth_headers = custom_headers.merged(custom_headers.without(secret, extra), credentials.headers)
         # A key in the query string replaces any parameter of the same name that the
         # admin's query wrote (never sent twice), and like auth headers it goes only to
         # the datasource's own origin: the client drops it on a cross-origin redirect.
         return self.client.request(
-            "GET", url, source=self.source, timeout_seconds=self.context.remaining(),
-            limit_seconds=self.limits.timeout_seconds,
-            headers={"Accept": "application/json"}, auth_headers=credentials.headers,
+            parts.method, url, source=self.source, timeout_seconds=self.context.remaining(),
+            limit_seconds=self.limits.timeout_seconds, headers=sent, data=parts.body, auth_headers=auth_headers,
             auth_params=credentials.params, secrets=tuple(self.secrets.values()) + credentials.secret_values,
             max_bytes=max_bytes,
         )

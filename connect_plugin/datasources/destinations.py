@@ -56,13 +56,17 @@ def _the(label: str) -> str:
     return "the " + (label if first.isupper() else label[:1].lower() + label[1:])
 
 
+def move_reason(moved: list[tuple[str, FieldSpec]]) -> str:
+    """"the API Base Url moves to another host" (or several URLs)."""
+    names = [_the(spec.label) for _key, spec in moved]
+    if len(names) == 1:
+        return f"{names[0]} moves to another host"
+    return f"{', '.join(names[:-1])} and {names[-1]} move to other hosts"
+
+
 def reenter_errors(secret_specs: Iterable[FieldSpec], moved: list[tuple[str, FieldSpec]]) -> dict[str, str]:
     """One ``auth.<secret>`` error per secret that would follow the moved URLs."""
     if not moved:
         return {}
-    names = [_the(spec.label) for _key, spec in moved]
-    if len(names) == 1:
-        reason = f"{names[0]} moves to another host"
-    else:
-        reason = f"{', '.join(names[:-1])} and {names[-1]} move to other hosts"
+    reason = move_reason(moved)
     return {f"auth.{spec.name}": f"Enter {_the(spec.label)} again: {reason}." for spec in secret_specs}

@@ -6,6 +6,8 @@ message, log line or excerpt can carry it afterwards.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,6 +17,8 @@ from ..models import Datasource, DatasourceSecret
 from ..outbound import register_secret
 from ..db import Database
 from ..secret_box import UNREADABLE, SecretBox
+from .headers import is_header_secret
+from .headers import missing as missing_headers
 
 # Why a mode's obtained tokens were dropped (kept in auth_config; shown, never secret).
 CONNECTION_LOST = "connection_lost"
@@ -25,7 +29,8 @@ def missing_secrets(datasource: Datasource) -> list[str]:
     a datasource imported from a configuration file waits for them."""
     mode = AUTH_MODES.get(datasource.auth_mode)
     stored = {s.field for s in datasource.secrets}
-    return [f.name for f in (mode.fields if mode else ()) if f.secret and f.required and f.name not in stored]
+    return ([f.name for f in (mode.fields if mode else ()) if f.secret and f.required and f.name not in stored]
+            + missing_headers(datasource.config, stored))
 
 
 def decrypt_secrets(datasource: Datasource, box: SecretBox) -> dict[str, str]:
@@ -60,19 +65,25 @@ def secret_status(datasource: Datasource, box: SecretBox) -> tuple[dict[str, boo
     return flags, readable
 
 
-def store_secrets(datasource: Datasource, secrets: dict[str, str], box: SecretBox) -> None:
-    datasource.secrets = [DatasourceSecret(field=name, ciphertext=box.encrypt(value))
-                          for name, value in sorted(secrets.items())]
+def store_secrets(datasource: Datasource, secrets: dict[str, str], box: SecretBox, *,
+                  keep: Callable[[str], bool] = lambda field: False) -> None:
+    """Replace the stored secrets with ``secrets``, except the rows whose field
+    ``keep`` names, which stay as they are (an auth change keeps the secret
+    headers' rows, a header change the auth mode's)."""
+    kept = [s for s in datasource.secrets if keep(s.field) and s.field not in secrets]
+    datasource.secrets = kept + [DatasourceSecret(field=name, ciphertext=box.encrypt(value))
+                                 for name, value in sorted(secrets.items())]
     for value in secrets.values():
         register_secret(value)
 
 
 def kept_secrets(datasource: Datasource, box: SecretBox, *, skip: set[str], strict: bool = True) -> dict[str, str]:
-    """Stored secrets to keep. A stored secret that cannot be read is reported on its
-    field ("re-enter it") instead of being silently dropped."""
+    """Stored secrets of the auth mode to keep (secret headers are kept by
+    :mod:`.headers`). A stored secret that cannot be read is reported on its field
+    ("re-enter it") instead of being silently dropped."""
     kept, errors = {}, {}
     for secret in datasource.secrets:
-        if secret.field in skip:
+        if secret.field in skip or is_header_secret(secret.field):
             continue
         try:
             kept[secret.field] = box.decrypt(secret.ciphertext)

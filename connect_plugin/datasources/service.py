@@ -25,9 +25,11 @@ from ..auth_modes.base import UrlCheck
 from ..errors import Conflict, ValidationError
 from ..models import ConnectedItem, Datasource
 from ..outbound import OutboundPolicy, check_datasource_url
+from ..errors import SecretUnreadable
 from ..secret_box import UNREADABLE, SecretBox
 from ..timestamps import iso_utc
 from . import destinations, get_type
+from . import headers as datasource_headers
 from .base import DatasourceType
 from .secrets import CONNECTION_LOST, kept_secrets, missing_secrets, obtained_kept, secret_status, store_secrets
 
@@ -52,11 +54,14 @@ def serialize(datasource: Datasource, box: SecretBox) -> dict[str, Any]:
     obtained = getattr(AUTH_MODES.get(datasource.auth_mode), "obtained_secrets", ())
     if obtained:  # a mode that holds tokens it obtained: whether it has them (never the tokens)
         auth["connected"] = any(secret.field in obtained for secret in datasource.secrets)
+    config = dict(datasource.config)
+    if "headers" in config:
+        config["headers"] = datasource_headers.shown(config["headers"], (s.field for s in datasource.secrets))
     data = {
         "id": datasource.id,
         "name": datasource.name,
         "type": datasource.type,
-        "config": dict(datasource.config),
+        "config": config,
         "auth": auth,
         "version": datasource.version,
         "created_at": iso_utc(datasource.created_at),
@@ -121,9 +126,10 @@ def create(session: Session, payload: Any, *, box: SecretBox, policy: OutboundPo
         name = clean_name(session, payload.get("name"), None)
     except ValidationError as exc:
         errors.update(exc.fields)
+    headers_raw, raw_config = _split_headers(payload.get("config") or {})
     try:
         type_cls = get_type(payload.get("type", "rest"))
-        config = type_cls.validate_config(payload.get("config") or {}, url_check=url_rules(policy))
+        config = type_cls.validate_config(raw_config, url_check=url_rules(policy))
     except ValidationError as exc:
         errors.update(exc.fields)
     auth_raw = payload.get("auth") or {"mode": "none"}
@@ -136,10 +142,14 @@ def create(session: Session, payload: Any, *, box: SecretBox, policy: OutboundPo
             plain, secrets = _validate_auth(mode, plain_raw, given, policy, pending=pending_secrets)
         except ValidationError as exc:
             errors.update(exc.fields)
+    entries, header_secrets = _collect(
+        errors, lambda: _checked_headers(type_cls, mode_name, plain, headers_raw, {}, pending_secrets), ([], {}),
+        when=True)
     if errors:
         raise ValidationError(INVALID, errors)
+    config = _with_headers(config, entries)
     datasource = Datasource(name=name, type=type_cls.type, config=config, auth_mode=mode_name, auth_config=plain)
-    store_secrets(datasource, secrets, box)
+    store_secrets(datasource, {**secrets, **header_secrets}, box)
     session.add(datasource)
     session.flush()
     audit.record(session, actor, "created", datasource,
@@ -166,12 +176,20 @@ def update(session: Session, datasource: Datasource, payload: Any, *, box: Secre
         errors, lambda: _patched_auth(type_cls, datasource, payload["auth"], box, policy, pending_secrets),
         (datasource.auth_mode, datasource.auth_config, None, {s.field for s in datasource.secrets}),
         when="auth" in payload)
+    headers_raw = _patched_headers(datasource, payload)
+    stored_headers = _stored_header_secrets(datasource, box)
+    entries, header_secrets = _collect(
+        errors, lambda: _checked_headers(type_cls, mode_name, plain, headers_raw, stored_headers, pending_secrets),
+        (datasource.config.get("headers", []), None), when=True)
     again = _secrets_to_give_again(type_cls, datasource, config, mode_name, plain, kept)
+    again.update(_header_secrets_to_give_again(type_cls, datasource, config, headers_raw, stored_headers))
     if again and pending_secrets and not errors:
         # Nobody can give them again here: the secrets stay behind, the datasource waits.
         if secrets is None:
             secrets = kept_secrets(datasource, box, skip=set())
         secrets = {k: v for k, v in secrets.items() if f"auth.{k}" not in again}
+        if header_secrets is not None:
+            header_secrets = datasource_headers.left_behind(header_secrets, headers_raw, again)
         again = {}
     if errors or again:
         raise ValidationError(INVALID if errors else SECRETS_AGAIN, {**errors, **again})
@@ -179,12 +197,17 @@ def update(session: Session, datasource: Datasource, payload: Any, *, box: Secre
     if secrets is not None:  # tokens obtained by Connect survive an edit that changes none of their inputs
         moves = type_cls.api_origin(config) != type_cls.api_origin(datasource.config)
         secrets = {**obtained_kept(datasource, box, mode_name, plain, secrets, moves), **secrets}
+    config = _with_headers(config, entries)
     changed = _changes(datasource, name, config, mode_name, plain, secrets, box)
+    if header_secrets != stored_headers:
+        changed += [] if "config.headers" in changed else ["config.headers"]
     if not changed:
         return datasource
     datasource.name, datasource.config, datasource.auth_mode, datasource.auth_config = name, config, mode_name, plain
     if secrets is not None:
-        store_secrets(datasource, secrets, box)
+        store_secrets(datasource, secrets, box, keep=datasource_headers.is_header_secret)
+    if header_secrets != stored_headers:
+        store_secrets(datasource, header_secrets, box, keep=lambda field: not datasource_headers.is_header_secret(field))
     datasource.version += 1
     session.flush()
     audit.record(session, actor, "updated", datasource, changed)
@@ -207,9 +230,70 @@ def _collect(errors: dict[str, str], compute: Callable[[], Any], unchanged: Any,
 
 def _patched_config(type_cls: type[DatasourceType], datasource: Datasource, patch: Any,
                     policy: OutboundPolicy) -> dict[str, Any]:
+    """The merged configuration, checked; its ``headers`` are checked apart (they
+    depend on the auth mode)."""
     if not isinstance(patch, dict):
         raise ValidationError(INVALID, {"config": "config must be an object."})
-    return type_cls.validate_config({**datasource.config, **patch}, url_check=url_rules(policy))
+    _headers, merged = _split_headers({**datasource.config, **patch})
+    return type_cls.validate_config(merged, url_check=url_rules(policy))
+
+
+def _split_headers(raw_config: Any) -> tuple[Any, Any]:
+    """``(config["headers"], the rest of config)``."""
+    if not isinstance(raw_config, dict):
+        return None, raw_config
+    rest = dict(raw_config)
+    return rest.pop("headers", None), rest
+
+
+def _with_headers(config: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any]:
+    config = {k: v for k, v in config.items() if k != "headers"}
+    return {**config, "headers": entries} if entries else config
+
+
+def _patched_headers(datasource: Datasource, payload: dict[str, Any]) -> Any:
+    """The header list after the change: a PATCH that gives ``config.headers``
+    replaces the list, otherwise the stored one stays (and is checked again)."""
+    patch = payload.get("config")
+    if isinstance(patch, dict) and "headers" in patch:
+        return patch["headers"]
+    return [dict(entry) for entry in datasource.config.get("headers", [])]
+
+
+def _checked_headers(type_cls: type[DatasourceType] | None, mode_name: Any, plain: dict[str, Any] | None,
+                     raw: Any, stored: dict[str, str | None],
+                     pending: bool = False) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The header list checked against the HTTP layer's and the auth mode's headers
+    (``pending``: a secret header without a value waits for it, as on an import)."""
+    auth_headers: tuple[str, ...] = ()
+    if type_cls is not None and plain is not None and mode_name in type_cls.auth_mode_names:
+        auth_headers = type_cls.auth_mode(mode_name).header_names(plain)
+    return datasource_headers.validate(raw, stored=stored, auth_headers=auth_headers, pending=pending)
+
+
+def _stored_header_secrets(datasource: Datasource, box: SecretBox) -> dict[str, str | None]:
+    """The secret headers' stored values (None for one no key can open)."""
+    stored: dict[str, str | None] = {}
+    for secret in datasource.secrets:
+        if datasource_headers.is_header_secret(secret.field):
+            try:
+                stored[secret.field] = box.decrypt(secret.ciphertext)
+            except SecretUnreadable:
+                stored[secret.field] = None
+    return stored
+
+
+def _header_secrets_to_give_again(type_cls: type[DatasourceType], datasource: Datasource,
+                                  config: dict[str, Any], raw: Any, stored: dict[str, str | None]) -> dict[str, str]:
+    """``config.headers[i].value`` errors for each kept secret header that a URL of
+    the configuration would carry to a new host (the destinations rule)."""
+    moved = destinations.moved_urls(type_cls.config_fields, datasource.config, config, (), {}, {})
+    if not moved:
+        return {}
+    reason = destinations.move_reason(moved)
+    return {f"{datasource_headers.FIELD}[{i}].value": f"Enter the value of {raw[i]['name']} again: {reason}."
+            for i in datasource_headers.kept_without_value(raw)
+            if isinstance(raw[i].get("name"), str) and datasource_headers.secret_field(raw[i]["name"].strip()) in stored}
 
 
 def _patched_auth(type_cls: type[DatasourceType], datasource: Datasource, auth_raw: Any, box: SecretBox,

@@ -69,6 +69,7 @@ def _render_configure(type_cls, form, errors=None, other=None, status=200, name_
         "connect/datasource_configure.html", type_cls=type_cls, form=form, errors=errors or {},
         other_errors=other or [], name_error=name_error,
         auth_sections=forms.auth_sections(form, type_cls), config_fields=type_cls.config_fields,
+        header_rows=forms.header_rows(formdata=request.form if request.form.get("step") == "configure" else None),
     ), status
 
 
@@ -107,6 +108,7 @@ def _render_detail(datasource, form=None, errors=None, other=None, status=200, t
     box = state().box
     data = service.serialize(datasource, box)
     type_cls = DATASOURCE_TYPES[datasource.type]
+    rows = forms.header_rows(data["config"].get("headers")) if form is None else forms.header_rows(formdata=request.form)
     if form is None:
         form = forms.datasource_form(type_cls, data, from_request=False)
     stats = stats_for(state().stats, datasource.id)
@@ -115,7 +117,7 @@ def _render_detail(datasource, form=None, errors=None, other=None, status=200, t
         other_errors=other or [], test=test, items=sorted(datasource.items, key=lambda i: i.name.lower()),
         auth_sections=forms.auth_sections(form, type_cls, data["auth"], datasource.auth_mode),
         config_fields=type_cls.config_fields, mode_label=_mode_label(datasource.auth_mode),
-        stats=stats, chart=build_chart(stats),
+        stats=stats, chart=build_chart(stats), header_rows=rows,
     ), status
 
 

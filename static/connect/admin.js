@@ -105,6 +105,19 @@
     });
   }
 
+  function setupHeaderSecrets() {
+    /* A header marked Secret is typed like a password. */
+    var boxes = document.querySelectorAll("input[type=checkbox][data-header-secret]");
+    Array.prototype.forEach.call(boxes, function (box) {
+      var input = document.getElementById(box.dataset.headerSecret);
+      if (!input) return;
+      box.addEventListener("change", function () {
+        input.type = box.checked ? "password" : "text";
+        input.autocomplete = box.checked ? "new-password" : "off";
+      });
+    });
+  }
+
   /* --- test connection ------------------------------------------------------ */
 
   function testBanner(result) {
@@ -263,6 +276,7 @@
     setupAuthModes();
     setupPaginationModes();
     setupClearBoxes();
+    setupHeaderSecrets();
     setupTestConnection();
     setupTester();
   }
