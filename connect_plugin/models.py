@@ -59,7 +59,8 @@ class DatasourceSecret(Base):
     datasource_id: Mapped[int] = mapped_column(
         ForeignKey("connect_datasource.id", ondelete="CASCADE"), primary_key=True
     )
-    field: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # An auth field name, or header:<name> for a secret header (names up to 100).
+    field: Mapped[str] = mapped_column(String(120), primary_key=True)
     ciphertext: Mapped[str] = mapped_column(Text)
 
     datasource: Mapped[Datasource] = relationship(back_populates="secrets")
