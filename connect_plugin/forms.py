@@ -13,6 +13,7 @@ fields and its authentication modes, so a new type or mode needs no form code.
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any, Mapping
 
 from flask_wtf import FlaskForm
@@ -23,6 +24,7 @@ from .auth_modes import AUTH_MODES
 from .connected_items.catalogue import VARIABLES
 from .datasources.base import DatasourceType
 from .datasources.headers import MAX_HEADERS
+from .connected_items.item_request import METHODS
 from .connected_items.service import DEFAULT_OPTIONS, EDITORS
 
 try:  # WTForms 3.3 deprecates (value, label) tuples for choices
@@ -240,6 +242,8 @@ ITEM_ERROR_MAP = {
     "options.path": "options_path", "options.value": "value_template", "options.label": "label_template",
     "options": "options_path", "options.details": "details", "projects": "projects",
     **pagination_fields.error_map("pagination"),
+    "method": "method", "body": "body", "headers": "headers",
+    **{f"headers[{i}]{part}": "headers" for i in range(MAX_HEADERS) for part in ("", ".name", ".value")},
 }
 
 _ItemPaginationForm = type("_ItemPaginationForm", (FlaskForm,), pagination_fields.form_fields(choices, inherit=True))
@@ -258,6 +262,9 @@ class ItemForm(_ItemPaginationForm):
                                  render_kw={"spellcheck": "false"})
     details = TextAreaField("Details", render_kw={"rows": 3, "spellcheck": "false"})
     projects = StringField("Projects")
+    method = SelectField("Method", choices=choices((m, m) for m in METHODS), default="GET", validate_choice=False)
+    headers = TextAreaField("Headers", render_kw={"rows": 2, "spellcheck": "false"})
+    body = TextAreaField("Body (JSON)", render_kw={"rows": 5, "spellcheck": "false"})
 
 
 def item_form(datasources: list[tuple[int, str]], serialized: Mapping[str, Any] | None = None,
@@ -275,6 +282,10 @@ def item_form(datasources: list[tuple[int, str]], serialized: Mapping[str, Any] 
             "details": "\n".join(f"{d['name']} = {d['template']}" for d in serialized["options"].get("details", [])),
             "projects": ", ".join(serialized["projects"] or []),
             **pagination_fields.form_data(serialized.get("pagination"), inherit=True),
+            "method": serialized.get("method", "GET"),
+            "headers": "\n".join(f"{h['name']}: {h['value']}" for h in serialized.get("headers") or ()),
+            "body": "" if serialized.get("body") is None else json.dumps(serialized["body"], indent=2,
+                                                                          ensure_ascii=False),
         })
     form.datasource_id.choices = choices([("", "Choose a datasource")] + [(str(i), n) for i, n in datasources])
     return form
@@ -292,18 +303,31 @@ def item_payload(form: ItemForm) -> dict[str, Any]:
                     "label": form.label_template.data or "", "details": details_from_text(form.details.data or "")},
         "projects": projects or None,
         "pagination": pagination_fields.payload(form, inherit=True),
+        "method": form.method.data or "GET",
+        "headers": headers_from_text(form.headers.data or ""),
+        "body": form.body.data if (form.body.data or "").strip() else None,
     }
 
 
-def details_from_text(text: str) -> list[dict[str, str]]:
-    """``Name = template`` per line (the form's way to write ``options.details``); a
-    line without ``=`` is kept as a detail without a template, so the service names it."""
-    details = []
+def headers_from_text(text: str) -> list[dict[str, str]]:
+    """``Name: value`` per line: the item page's way to write ``headers``."""
+    return _pairs(text, ":", "value")
+
+
+def _pairs(text: str, sep: str, second: str) -> list[dict[str, str]]:
+    """``{"name", second}`` per non-blank line ``name <sep> rest``; a line without
+    ``sep`` is kept with an empty second part, so the service names it."""
+    pairs = []
     for line in text.splitlines():
         if line.strip():
-            name, _, template = line.partition("=")
-            details.append({"name": name.strip(), "template": template.strip()})
-    return details
+            name, _, rest = line.partition(sep)
+            pairs.append({"name": name.strip(), second: rest.strip()})
+    return pairs
+
+
+def details_from_text(text: str) -> list[dict[str, str]]:
+    """``Name = template`` per line: the form's way to write ``options.details``."""
+    return _pairs(text, "=", "template")
 
 
 class TesterForm(FlaskForm):

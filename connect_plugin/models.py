@@ -117,6 +117,11 @@ class ConnectedItem(ItemFieldMixin, Base):
     details: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list, server_default="[]")
     # The item's own pagination (datasources/pagination.py); None: its datasource's.
     pagination: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, default=None)
+    # GET or POST; a POST's JSON body template (None: no body); the item's own headers
+    # [{"name", "value"}] (connected_items/item_request.py).
+    method: Mapped[str] = mapped_column(String(10), default="GET", server_default="GET")
+    body: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)
+    headers: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list, server_default="[]")
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -71,3 +71,30 @@ def test_the_page_reports_a_bad_header_value_on_its_row(app, admin):
     html = text(response)
     assert response.status_code == 400
     assert "line break" in field_error(html, "header-0-value")
+
+
+def test_the_item_page_offers_method_headers_and_body(app, admin):
+    from tests.test_admin_pages import item_data, make_datasource
+
+    ds = make_datasource(app)
+    html = text(admin.get(f"{ADMIN}/items/new"))
+    for label in ("Method", "Headers", "Body (JSON)"):
+        assert re.search(rf"<label for=\"[^\"]+\">{re.escape(label)}</label>", html), label
+    assert ">POST</option>" in html
+
+    body = '{"filter": {"name": "$userInput"}, "limit": 5}'
+    created = post(admin, f"{ADMIN}/items/new", item_data(
+        ds, method="POST", body=body, headers="X-User: $currentUser.emailAddress\nX-Mode:  fast "))
+    assert created.status_code == 302, text(created)
+    html = text(admin.get(created.headers["Location"]))
+    assert '<option selected value="POST">' in html
+    assert "X-User: $currentUser.emailAddress\nX-Mode: fast" in html
+    assert "&#34;filter&#34;: {" in html and "&#34;$userInput&#34;" in html
+
+    refused = post(admin, f"{ADMIN}/items/new", item_data(ds, name="Bad", method="POST", body='{"a": ',
+                                                          headers="Bad Name: 1"))
+    html = text(refused)
+    assert refused.status_code == 400
+    assert "not valid JSON" in field_error(html, "body")
+    assert "not a valid header name" in field_error(html, "headers")
+    assert "{&#34;a&#34;: " in html, "what was typed comes back"

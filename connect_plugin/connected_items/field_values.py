@@ -99,7 +99,7 @@ def resolve(state: "ConnectState", session: Session, *, issue: HostIssue, user: 
             try:
                 evaluated = evaluate_item(session, item, issue=issue, user=user, deps=deps,
                                           user_input=user_input_for(item, value))
-            except MissingDependency as exc:
+            except (MissingDependency, ValidationError) as exc:  # a dependency to fill, a header it cannot send
                 raise ValidationError("Some fields are not valid.", {name: exc.message}) from None
             answer, _cached = cached_options(state, evaluated)
             found = offered_snapshot(answer, value)

@@ -7,6 +7,7 @@ the cache or call the datasource, map the JSON to options, then filter and page.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
@@ -15,13 +16,14 @@ from sqlalchemy.orm import Session
 
 from ..caching.response_cache import CachedAnswer, cache_key
 from ..datasources import get_type
-from ..datasources.connector import Connector
+from ..datasources.connector import PLAIN_GET, CallParts, Connector
 from ..datasources.pagination import effective as effective_pagination
 from ..db import end_read
 from ..errors import MissingDependency
 from ..host_adapter import HostIssue, HostUser
 from ..models import ConnectedItem
 from .catalogue import item_id_of
+from .item_request import compile_request, evaluate_body, evaluate_headers
 from .mapping import Option, compile_mapping, find_rows, map_rows, option_json
 from .query import evaluate, parse_query
 from .variables import Value, build_values
@@ -37,12 +39,24 @@ LOCK_MARGIN_SECONDS = 5
 
 @dataclass
 class Evaluated:
-    """A query with its variables filled in, ready to call."""
+    """A query with its variables filled in, ready to call; ``parts`` the item's
+    method, evaluated body and headers (:mod:`.item_request`)."""
 
     item: ConnectedItem
     relative: str
     url: str
     uses_user_input: bool
+    parts: CallParts = PLAIN_GET
+
+    @property
+    def cache_identity(self) -> str:
+        """What the cache key hashes: the URL, and the method, headers and body
+        when the item sends any."""
+        if self.parts == PLAIN_GET:
+            return self.url
+        body = None if self.parts.body is None else self.parts.body.decode("utf-8")
+        headers = sorted((name.lower(), value) for name, value in self.parts.headers.items())
+        return json.dumps([self.url, self.parts.method, headers, body])
 
 
 @dataclass
@@ -65,14 +79,18 @@ def evaluate_item(session: Session, item: ConnectedItem, *, issue: HostIssue | N
     """Fill the item's query (``project``: a create screen's, when there is no
     ``issue``). Raises MissingDependency naming the item to fill first."""
     template = parse_query(item.query)
-    values = build_values(template.variables, issue=issue, user=user, deps=deps, user_input=user_input,
-                          project=project)
+    request = compile_request(item.method, item.body, item.headers)
+    values = build_values(template.variables | request.variables, issue=issue, user=user, deps=deps,
+                          user_input=user_input, project=project)
     try:
         relative = evaluate(template, values)
+        body = None if request.body is None else evaluate_body(request.body, values)
+        parts = CallParts(request.method, body, evaluate_headers(request.headers, values))
     except MissingDependency as exc:
         raise MissingDependency(exc.field, f"Fill in {_field_label(session, exc.field)} first.") from None
     url = get_type(item.datasource.type).url_for(item.datasource.config, relative)
-    return Evaluated(item=item, relative=relative, url=url, uses_user_input=template.uses_user_input)
+    return Evaluated(item=item, relative=relative, url=url, parts=PLAIN_GET if parts == PLAIN_GET else parts,
+                     uses_user_input=template.uses_user_input or "userInput" in request.variables)
 
 
 def _field_label(session: Session, field: str) -> str:
@@ -89,7 +107,7 @@ def fetch_options(state: "ConnectState", evaluated: Evaluated) -> CachedAnswer:
     connector = Connector.for_datasource(state, datasource)
     mapping = compile_mapping(*item.mapping_spec())
     with state.metrics.upstream_call(datasource.name, datasource.id):
-        pages = connector.get_pages(evaluated.url, item_pagination(item),
+        pages = connector.get_pages(evaluated.url, item_pagination(item), parts=evaluated.parts,
                                     rows_of=lambda data: find_rows(mapping, data, source=datasource.name))
         options = map_rows(mapping, pages.rows, source=datasource.name)
     return CachedAnswer(options, time.time(), truncated=pages.truncated)
@@ -108,7 +126,7 @@ def cached_options(state: "ConnectState", evaluated: Evaluated) -> tuple[CachedA
     item = evaluated.item
     datasource = item.datasource
     key = cache_key(item.id, item.version, datasource.id, datasource.version, datasource.cache_generation,
-                    evaluated.url)
+                    evaluated.cache_identity)
     limits = get_type(datasource.type).limits(datasource.config)
     return state.metrics.cache_lookup(datasource.name, lambda: state.cache.get_or_load(
         key, limits.cache_ttl_seconds, lambda: fetch_options(state, evaluated),

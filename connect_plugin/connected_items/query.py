@@ -95,12 +95,12 @@ class QueryTemplate:
         return "userInput" in self.variables
 
 
-def _invalid(message: str) -> ValidationError:
-    return ValidationError(message, fields={"query": message})
+def _invalid(message: str, field: str = "query") -> ValidationError:
+    return ValidationError(message, fields={field: message})
 
 
-def _unknown(shown: str) -> ValidationError:
-    return _invalid(f"Unknown variable ${shown}. Known: {KNOWN_TEXT}.")
+def _unknown(shown: str, field: str = "query") -> ValidationError:
+    return _invalid(f"Unknown variable ${shown}. Known: {KNOWN_TEXT}.", field)
 
 
 def _tokenize(text: str) -> tuple[list[_Piece], list[tuple[int, int]]]:
@@ -109,37 +109,38 @@ def _tokenize(text: str) -> tuple[list[_Piece], list[tuple[int, int]]]:
     spans: list[tuple[int, int]] = []
 
     def read(source: str, j: int) -> tuple[_Var, int]:
-        name, end = _read_variable(source, j)
+        name, end = read_variable(source, j)
         spans.append((j, end))
         return _Var(name), end
 
     return scan(text, read), spans
 
 
-def _read_variable(text: str, j: int) -> tuple[str, int]:
-    """The canonical name of the variable whose ``$`` is at ``j``, and its end."""
+def read_variable(text: str, j: int, *, field: str = "query", where: str = "the query") -> tuple[str, int]:
+    """The canonical name of the variable whose ``$`` is at ``j``, and its end. Errors
+    name ``field`` (an item's body and headers read variables with this too)."""
     if j + 1 >= len(text):
-        raise _invalid(f"A lone $ ends the query (position {j + 1}); write $$ for a literal $.")
+        raise _invalid(f"A lone $ ends {where} (position {j + 1}); write $$ for a literal $.", field)
     if text[j + 1] == "{":
         end = text.find("}", j + 2)
         if end < 0:
-            raise _invalid(f"The ${{ at position {j + 1} is not closed with }}.")
+            raise _invalid(f"The ${{ at position {j + 1} is not closed with }}.", field)
         name = text[j + 2:end]
         if not is_known(name):
-            raise _unknown(f"{{{name}}}")
+            raise _unknown(f"{{{name}}}", field)
         return name, end + 1
     match = _BARE_RE.match(text, j + 1)
     if match is None:
         shown = re.match(r"[^/?&=#$\s]{0,20}", text[j + 1:]).group(0)
         if not shown:
             raise _invalid(
-                f"The $ at position {j + 1} is not followed by a variable name; write $$ for a literal $."
+                f"The $ at position {j + 1} is not followed by a variable name; write $$ for a literal $.", field
             )
-        raise _unknown(shown)
+        raise _unknown(shown, field)
     if match.group(1) == "userInput":  # $userInputX reads as $userInput then "X"
         return "userInput", match.start(1) + len("userInput")
     if not is_known(match.group(0)):
-        raise _unknown(match.group(0))
+        raise _unknown(match.group(0), field)
     return match.group(0), match.end()
 
 
@@ -230,7 +231,9 @@ def encode_component(value: str) -> str:
     return quote(value, safe="", encoding="utf-8", errors="surrogatepass")
 
 
-def _value_text(name: str, values: Mapping[str, object]) -> str:
+def value_text(name: str, values: Mapping[str, object]) -> str:
+    """The text a variable stands for (a list joined with commas); a connected
+    item's missing value raises MissingDependency."""
     value = values.get(name)
     if isinstance(value, (list, tuple)):
         value = ",".join("" if v is None else str(v) for v in value)
@@ -256,7 +259,7 @@ def evaluate(template: QueryTemplate | str, values: Mapping[str, str | list[str]
     out: list[str] = []
     segments: list[str] = []
     for segment in template.path:
-        rendered = [p if isinstance(p, str) else encode_component(_value_text(p.name, values)) for p in segment]
+        rendered = [p if isinstance(p, str) else encode_component(value_text(p.name, values)) for p in segment]
         text = "".join(rendered)
         if text in (".", "..") and any(isinstance(p, _Var) for p in segment):
             text = "".join(
@@ -268,7 +271,7 @@ def evaluate(template: QueryTemplate | str, values: Mapping[str, str | list[str]
     out.append("/".join(segments))
     if template.query is not None:
         for p in template.query:
-            out.append(p if isinstance(p, str) else encode_component(_value_text(p.name, values)))
+            out.append(p if isinstance(p, str) else encode_component(value_text(p.name, values)))
     return "".join(out)
 
 

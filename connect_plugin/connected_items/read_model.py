@@ -20,7 +20,7 @@ _DATASOURCES = Datasource.__table__
 _ITEM_ROW = (
     select(_ITEMS.c.id, _ITEMS.c.name, _ITEMS.c.datasource_id, _ITEMS.c.editor, _ITEMS.c.query,
            _ITEMS.c.options_path, _ITEMS.c.value_template, _ITEMS.c.label_template, _ITEMS.c.projects, _ITEMS.c.details,
-           _ITEMS.c.pagination,
+           _ITEMS.c.pagination, _ITEMS.c.method, _ITEMS.c.body, _ITEMS.c.headers,
            _ITEMS.c.version, _DATASOURCES.c.name.label("ds_name"), _DATASOURCES.c.type.label("ds_type"),
            _DATASOURCES.c.config.label("ds_config"), _DATASOURCES.c.auth_mode.label("ds_auth_mode"),
            _DATASOURCES.c.auth_config.label("ds_auth_config"), _DATASOURCES.c.version.label("ds_version"),
@@ -69,6 +69,9 @@ class ItemRow(ItemFieldMixin):
     projects: list[str] | None
     details: list[dict[str, str]]
     pagination: dict[str, Any] | None
+    method: str
+    body: Any
+    headers: list[dict[str, str]]
     version: int
     datasource: DatasourceRow
 
@@ -85,5 +88,6 @@ def load_item(session: Session, item_id: int) -> ItemRow:
     return ItemRow(id=row.id, name=row.name, datasource_id=row.datasource_id, editor=row.editor, query=row.query,
                    options_path=row.options_path, value_template=row.value_template,
                    label_template=row.label_template, projects=row.projects, details=row.details or [],
-                   pagination=row.pagination, version=row.version,
+                   pagination=row.pagination, method=row.method or "GET", body=row.body,
+                   headers=row.headers or [], version=row.version,
                    datasource=datasource)

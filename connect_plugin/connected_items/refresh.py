@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from .. import audit
 from ..db import end_read
-from ..errors import MissingDependency, UpstreamError
+from ..errors import MissingDependency, UpstreamError, ValidationError
 from ..host_adapter import HostIssue, HostUser
 from ..models import ConnectedItem
 from .field_values import offered_snapshot, user_input_for
@@ -92,17 +92,17 @@ class _Checker:
         try:
             evaluated = evaluate_item(self.session, item, issue=issue, user=self.reporter(issue), deps={},
                                       user_input=user_input_for(item, value))
-        except MissingDependency as exc:
+        except (MissingDependency, ValidationError) as exc:  # ValidationError: a header it cannot send
             log.info("Refresh of %s on %s: %s", item.name, issue.key, exc.message)
             return "failed", None
         finally:
             end_read(self.session)  # no database connection held while the upstream answers
-        if evaluated.url in self.failed_urls:
+        if evaluated.cache_identity in self.failed_urls:
             return "failed", None
         try:
             answer, _cached = cached_options(self.state, evaluated)
         except UpstreamError as exc:
-            self.failed_urls.add(evaluated.url)
+            self.failed_urls.add(evaluated.cache_identity)
             log.warning("Refresh of %s on %s: %s", item.name, issue.key, exc.message)
             return "failed", None
         snapshot = offered_snapshot(answer, value)

@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 
 from .. import audit, named_records
 from ..datasources.pagination import clean_pagination
+from ..auth_modes import AUTH_MODES
 from ..errors import Conflict, ValidationError
 from ..models import ConnectedItem, Datasource, valid_id
 from .catalogue import field_key
 from .mapping import compile_mapping
+from . import item_request
 from .query import parse_query
 
 EDITORS = {
@@ -41,11 +43,16 @@ def items_for_project(session: Session, project_key: str | None) -> list[Connect
 
 
 def dependencies(item: ConnectedItem) -> frozenset[int]:
-    return parse_query(item.query).depends_on_items
+    return parse_query(item.query).depends_on_items | _request(item).depends_on_items
+
+
+def _request(item: ConnectedItem) -> item_request.RequestTemplate:
+    return item_request.compile_request(item.method, item.body, item.headers)
 
 
 def serialize(item: ConnectedItem) -> dict[str, Any]:
     template = parse_query(item.query)
+    request = _request(item)
     return {
         "id": item.id,
         "name": item.name,
@@ -54,11 +61,14 @@ def serialize(item: ConnectedItem) -> dict[str, Any]:
         "datasource_name": item.datasource.name if item.datasource else None,
         "editor": item.editor,
         "query": item.query,
+        "method": item.method or "GET",
+        "body": item.body,
+        "headers": [dict(h) for h in item.headers or ()],
         "options": _options_json(item),
         "projects": item.projects,
         "pagination": item.pagination,
-        "depends_on": sorted(template.depends_on_items),
-        "uses_user_input": template.uses_user_input,
+        "depends_on": sorted(template.depends_on_items | request.depends_on_items),
+        "uses_user_input": template.uses_user_input or "userInput" in request.variables,
         "version": item.version,
     }
 
@@ -98,6 +108,7 @@ def _validate(session: Session, payload: dict[str, Any], current: ConnectedItem 
     details = _check_options(options, errors)
     projects = _checked_projects(merged.get("projects"), errors)
     pagination = _checked_pagination(merged.get("pagination"), errors)
+    method, body, headers = _checked_request(session, merged, datasource_id, query, current, errors)
 
     if errors:
         raise ValidationError("The connected item is not valid.", errors)
@@ -105,8 +116,33 @@ def _validate(session: Session, payload: dict[str, Any], current: ConnectedItem 
         "name": name, "datasource_id": datasource_id, "editor": editor, "query": query,
         "options_path": options["path"], "value_template": options["value"],
         "label_template": options["label"], "details": details, "projects": projects,
-        "pagination": pagination,
+        "pagination": pagination, "method": method, "body": body, "headers": headers,
     }
+
+
+def _checked_request(session: Session, merged: dict[str, Any], datasource_id: Any, query: Any,
+                     current: ConnectedItem | None, errors: dict[str, str]) -> tuple[str, Any, list[dict[str, str]]]:
+    """The method, body and headers (:mod:`.item_request`), and the items their
+    variables depend on checked like the query's."""
+    datasource = session.get(Datasource, datasource_id) if valid_id(datasource_id) else None
+    mode = AUTH_MODES.get(datasource.auth_mode) if datasource is not None else None
+    auth_headers = mode().header_names(datasource.auth_config) if mode is not None else ()
+    found: dict[str, str] = {}
+    method = item_request.clean_method(merged.get("method"), found)
+    body = item_request.clean_body(merged.get("body"), method, found)
+    headers = item_request.clean_headers(merged.get("headers"), auth_headers, found)
+    errors.update(found)
+    if found or "query" in errors:
+        return method, body, headers
+    request = item_request.compile_request(method, body, headers)
+    if request.depends_on_items - parse_query(query).depends_on_items:
+        problem = _check_dependencies(session, parse_query(query).depends_on_items | request.depends_on_items,
+                                      current)
+        if problem:
+            where = "body" if body is not None and item_request.compile_body(body)[1] & {
+                f"issue.{field_key(i)}" for i in request.depends_on_items} else "headers"
+            errors[where] = problem["query"]
+    return method, body, headers
 
 
 def _checked_query(session: Session, query: Any, current: ConnectedItem | None, errors: dict[str, str]) -> Any:

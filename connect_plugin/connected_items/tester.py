@@ -15,7 +15,7 @@ from ..host_adapter import HostAdapter, HostIssue, HostUser
 from ..models import ConnectedItem
 from ..outbound import UpstreamResponse
 from .mapping import compile_mapping, find_rows, map_rows, option_json
-from .options import MAX_LIMIT, evaluate_item, item_pagination
+from .options import MAX_LIMIT, Evaluated, evaluate_item, item_pagination
 from .variables import Value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,9 +52,11 @@ def trace(state: "ConnectState", session: Session, item: ConnectedItem, *, issue
     try:
         evaluated = evaluate_item(session, item, issue=issue, user=user, deps=deps, user_input=query_text,
                                   project=None if issue else project)
-    except MissingDependency as exc:
+    except (MissingDependency, ValidationError) as exc:
         result["error"] = exc.message
         return result
+    if evaluated.parts.method != "GET" or evaluated.parts.headers:
+        result["request"] = _request_json(state, evaluated)
     datasource = item.datasource
     started = time.monotonic()
     pages: list[PageRecord] = []
@@ -63,7 +65,7 @@ def trace(state: "ConnectState", session: Session, item: ConnectedItem, *, issue
     try:
         mapping = compile_mapping(*item.mapping_spec())
         answer = Connector.for_datasource(state, datasource).get_pages(
-            evaluated.url, pagination, records=pages,
+            evaluated.url, pagination, records=pages, parts=evaluated.parts,
             rows_of=lambda data: find_rows(mapping, data, source=datasource.name))
         response = answer.first
         result.update(url=response.url, status=response.status, elapsed_ms=_elapsed(started),
@@ -83,6 +85,16 @@ def trace(state: "ConnectState", session: Session, item: ConnectedItem, *, issue
     result.update(ok=True, total=len(options), **_pages_json(paged, pages, answer.truncated),
                   options=[option_json(option) for option in options[:MAX_LIMIT]])
     return result
+
+
+def _request_json(state: "ConnectState", evaluated: Evaluated) -> dict[str, Any]:
+    """The item's method, headers and evaluated body as sent (secrets masked)."""
+    parts = evaluated.parts
+    shown: dict[str, Any] = {"method": parts.method,
+                             "headers": {name: state.redact_url(value) for name, value in parts.headers.items()}}
+    if parts.body is not None:
+        shown["body"] = state.redact_url(parts.body.decode("utf-8"))
+    return shown
 
 
 def _elapsed(started: float) -> int:
