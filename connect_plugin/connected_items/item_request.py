@@ -37,6 +37,7 @@ from .query import read_variable, value_text
 
 METHODS = ("GET", "POST")
 MAX_BODY_CHARS = 65536
+MAX_BODY_DEPTH = 32
 INVALID = "The connected item is not valid."
 
 
@@ -123,6 +124,9 @@ def clean_body(raw: Any, method: str, errors: dict[str, str]) -> Any:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
+        except RecursionError:
+            errors["body"] = f"The body is nested more than {MAX_BODY_DEPTH} levels deep."
+            return None
         except ValueError as exc:
             where = f" at line {exc.lineno}, column {exc.colno}" if hasattr(exc, "lineno") else ""
             errors["body"] = f"The body is not valid JSON{where}: {getattr(exc, 'msg', str(exc))}."
@@ -130,6 +134,9 @@ def clean_body(raw: Any, method: str, errors: dict[str, str]) -> Any:
     if method != "POST":
         errors["body"] = "A GET request has no body: choose POST, or leave the body empty."
         return raw
+    if _depth(raw) > MAX_BODY_DEPTH:
+        errors["body"] = f"The body is nested more than {MAX_BODY_DEPTH} levels deep."
+        return None
     if len(json.dumps(raw)) > MAX_BODY_CHARS:
         errors["body"] = f"The body is longer than {MAX_BODY_CHARS} characters."
         return raw
@@ -138,6 +145,18 @@ def clean_body(raw: Any, method: str, errors: dict[str, str]) -> Any:
     except ValidationError as exc:
         errors.update(exc.fields)
     return raw
+
+
+def _depth(node: Any) -> int:
+    """How deeply a JSON value nests (without recursion: it may be very deep)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, (dict, list)):
+            deepest = max(deepest, level)
+            if level <= MAX_BODY_DEPTH:
+                stack.extend((v, level + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return deepest
 
 
 # --- the headers --------------------------------------------------------------------
