@@ -205,3 +205,31 @@ def test_answers_with_headers_match_the_openapi_schema(people, upstream, repo_ro
                                              "components": spec["components"]})
     ds = create(people.test_client(), upstream)
     assert [e.message for e in validator.iter_errors(ds)] == []
+
+
+def test_an_exported_secret_header_comes_back_waiting_for_its_value(people, upstream):
+    """Configuration as data: the export holds no secret header value; importing it
+    into a datasource that lacks the value keeps the header and asks for it."""
+    client = people.test_client()
+    ds = create(client, upstream)
+    document = client.get("/plugins/connect/api/config", headers=ADMIN).json
+    assert SECRET not in str(document)
+    assert document["datasources"][0]["config"]["headers"] == [{"name": "X-Tenant", "value": "acme"},
+                                                               {"name": "X-Auth", "secret": True}]
+    unchanged = client.post("/plugins/connect/api/config", headers=ADMIN, json=document)
+    assert unchanged.status_code == 200, unchanged.json
+    assert unchanged.json["secrets_needed"] == []  # the stored value is kept
+
+    document["datasources"][0]["name"] = "Copy"
+    copied = client.post("/plugins/connect/api/config", headers=ADMIN, json=document)
+    assert copied.status_code == 200, copied.json
+    assert copied.json["secrets_needed"] == [{"datasource": "Copy", "fields": ["headers.X-Auth"]}]
+    copy = next(d for d in client.get(API, headers=ADMIN).json if d["name"] == "Copy")
+    assert copy["config"]["headers"][1] == {"name": "X-Auth", "secret": True, "value_set": False}
+    waiting = connection_test(client, copy)
+    assert waiting["ok"] is False and "headers.X-Auth" in waiting["error"]
+    given = client.patch(f"{API}/{copy['id']}", headers=ADMIN, json={"config": {"headers": [
+        {"name": "X-Tenant", "value": "acme"}, {"name": "X-Auth", "secret": True, "value": "Copy-hdr-5e0b"}]}})
+    assert given.status_code == 200 and connection_test(client, copy)["ok"] is True
+    assert upstream.requests[-1].header("x-auth") == "Copy-hdr-5e0b"
+    assert connection_test(client, ds)["ok"] is True
