@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from .errors import NotFound
@@ -30,7 +30,12 @@ def list_all(session: Session, model: type[Record]) -> list[Record]:
 
 
 def find_by_name(session: Session, model: type[Record], name: str) -> Record | None:
-    return session.scalar(select(model).where(func.lower(model.name) == name.strip().lower()))
+    """The record named ``name`` whatever its case. SQLite's lower() folds ASCII
+    only, so the name as written is matched too: a non-ASCII name given again is
+    found (and refused) instead of reaching the unique index (a 500)."""
+    name = name.strip()
+    return session.scalar(select(model).where(or_(func.lower(model.name) == name.lower(), model.name == name))
+                          .limit(1))
 
 
 def check_name(session: Session, model: type[Record], raw: Any, current: Record | None,

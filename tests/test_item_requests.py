@@ -210,3 +210,12 @@ def test_a_body_variable_on_another_item_is_a_dependency(echo):
         "name": "Unknown dep", "datasource_id": ds["id"], "editor": "select", "query": "/search",
         "method": "POST", "body": {"x": "$issue.connected_item_999"}})
     assert unknown.status_code == 400 and "names no existing connected item" in unknown.json["fields"]["body"]
+
+
+def test_a_non_ascii_name_given_twice_is_refused_not_a_500(echo):
+    """Found by the fuzzer once items had more fields: SQLite's lower() folds ASCII only."""
+    client, ds, _upstream = echo
+    make_item(client, ds["id"], name="Ïtem Ünïcode")
+    again = client.post("/plugins/connect/api/items", headers=ADMIN, json={
+        "name": "Ïtem Ünïcode", "datasource_id": ds["id"], "editor": "select", "query": "/search"})
+    assert again.status_code == 400 and "already exists" in again.json["fields"]["name"]
