@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import g, url_for
+from flask import g, has_request_context, url_for
 from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -74,7 +74,8 @@ def _issue(issue_key: str) -> _IssueRead | None:
     found = g.setdefault("host_issues", {})
     key = issue_key.upper()
     if key not in found:
-        user = load_current_user()
+        # Outside a request (the CLI's refresh) there is no user to read the membership for.
+        user = load_current_user() if has_request_context() else None
         user_id = user.id if user is not None else None
         row = db_session().connection().execute(_ISSUE_READ, {"key": key, "user_id": user_id}).first()
         found[key] = None if row is None else _IssueRead(
