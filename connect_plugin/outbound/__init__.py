@@ -22,14 +22,8 @@ from .guard import (
 from .policy import OutboundPolicy
 from .response import UpstreamResponse, raise_for_status
 from .transport import GuardedAdapter, GuardedHTTPSConnection, build_ssl_context
-from .redact import (
-    RedactingFilter,
-    Redactor,
-    install_log_redaction,
-    redact_known,
-    redact_url,
-    register_secret,
-)
+from .log_redaction import RedactingFilter, install_log_redaction
+from .redact import Redactor, redact_known, redact_url, register_secret
 
 __all__ = [
     "GuardedAdapter",

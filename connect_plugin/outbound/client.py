@@ -39,7 +39,8 @@ from .deadline import CURRENT_CALL, Call
 from .failures import translate
 from .lookups import Lookups, Resolver
 from .policy import OutboundPolicy, normalize_host_name
-from .redact import Redactor, install_log_redaction, redact_known, register_redactor
+from .log_redaction import install_log_redaction
+from .redact import Redactor, redact_known, register_redactor
 from .response import UpstreamResponse, discard_body, read_body
 from .transport import GuardedAdapter, build_ssl_context
 

@@ -112,11 +112,6 @@ class _Translator:
         return terms + [Project.key, Issue.number]
 
 
-def condition(tree, known_items: Collection[int] | None = None):
-    """The SQL condition of a condition tree (no ORDER BY); pure."""
-    return _Translator(known_items).condition(tree)
-
-
 def search_statement(tree, user: User, known_items: Collection[int] | None = None):
     """Issues matching ``tree`` that ``user`` may see, in its ORDER BY (else by key).
     ``known_items``: ids of the connected items that exist (others are refused)."""

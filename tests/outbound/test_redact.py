@@ -9,10 +9,9 @@ import threading
 import uuid
 
 from connect_plugin.outbound import redact as redact_mod
+from connect_plugin.outbound.log_redaction import RedactingFilter, install_log_redaction, log_filter
 from connect_plugin.outbound.redact import (
-    RedactingFilter,
     Redactor,
-    install_log_redaction,
     redact_known,
     redact_url,
     register_secret,
@@ -144,7 +143,7 @@ def test_install_is_idempotent_and_covers_child_loggers(caplog):
     install_log_redaction()
     for name in ("connect_plugin", "urllib3", "requests", "urllib3.connectionpool"):
         filters = logging.getLogger(name).filters
-        assert filters.count(redact_mod.log_filter()) == 1, name
+        assert filters.count(log_filter()) == 1, name
 
     secret = unique("log")
     register_secret(secret)
@@ -162,9 +161,9 @@ def test_install_covers_root_handlers():
     root.addHandler(handler)
     try:
         install_log_redaction()
-        assert redact_mod.log_filter() in handler.filters
+        assert log_filter() in handler.filters
         if logging.lastResort is not None:
-            assert redact_mod.log_filter() in logging.lastResort.filters
+            assert log_filter() in logging.lastResort.filters
     finally:
         root.removeHandler(handler)
 
