@@ -26,7 +26,7 @@ from .secret_box import SecretBox, load_or_create_keyfile, parse_keys
 from .settings import init_settings
 from .stats.recorder import StatsRecorder
 from .stats.stores import DatabaseStatsStore, RedisStatsStore
-from .state import EXTENSION_KEY, ConnectState, close_session
+from .state import EXTENSION_KEY, ConnectState, close_session, release_before_wait
 from .views import register_views
 
 
@@ -63,7 +63,7 @@ class ConnectPlugin:
 
         app.extensions[EXTENSION_KEY] = ConnectState(
             manifest=manifest, host=host, db=db, box=box, policy=policy,
-            client=OutboundClient(policy), cache=cache,
+            client=OutboundClient(policy, before_call=release_before_wait), cache=cache,
             limiter=CallLimiter(app.config["CONNECT_BUSY_WAIT_SECONDS"], on_reject=metrics.rejected,
                                 threads=app.config["CONNECT_WORKER_THREADS"]),
             metrics=metrics, tokens=TokenCache(), stats=stats,

@@ -80,10 +80,21 @@ class HostAdapter(Protocol):
         """True when the current request authenticated with HTTP Basic credentials,
         which carry no CSRF token (as with Jira's REST API)."""
 
+    def release_connections(self) -> None:
+        """Optional. Called when the request is about to wait for an upstream API:
+        give back the database connections the lookups above hold and no longer
+        need, so requests waiting on a slow API do not empty the host's pool. A host
+        without it is never asked; it then gives them back itself, or holds them."""
+
+
+# Methods a host may leave out.
+OPTIONAL_METHODS = frozenset({"release_connections"})
+
 
 def missing_methods(host: object) -> list[str]:
     """The ``HostAdapter`` methods ``host`` lacks, so ``init_app`` refuses an
     incomplete adapter at start-up rather than failing the first request that needs
     one (``can_create_issue`` came later than the others)."""
-    wanted = [name for name, value in vars(HostAdapter).items() if callable(value) and not name.startswith("_")]
+    wanted = [name for name, value in vars(HostAdapter).items()
+              if callable(value) and not name.startswith("_") and name not in OPTIONAL_METHODS]
     return [name for name in wanted if not callable(getattr(host, name, None))]

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app, g
+from flask import current_app, g, has_app_context
 from sqlalchemy.orm import Session
 
 from .auth_modes.tokens import TokenCache
 from .caching.call_limiter import CallLimiter
 from .caching.response_cache import ResponseCache
-from .db import Database
+from .db import Database, end_read
 from .host_adapter import HostAdapter
 from .manifest import Manifest
 from .metrics import ConnectMetrics
@@ -61,3 +61,22 @@ def close_session(_exc=None) -> None:
     db_session = g.pop("connect_session", None)
     if db_session is not None:
         db_session.close()
+
+
+def release_before_wait() -> None:
+    """Give back the database connections the current request holds and does not
+    need, because it is about to wait for an upstream API (its own call, or another
+    caller's call to the same key): the plugin's session (``end_read``) and the
+    host's (``HostAdapter.release_connections``, for a host that has one).
+
+    Called at the moment of waiting, not after each read: a cache hit waits for
+    nothing, so it pays for no commit and reuses its connection for every read."""
+    if not has_app_context():
+        return  # a thread of its own (a lookup, a flush): it holds no request's session
+    plugin_session = g.get("connect_session")
+    if plugin_session is not None:
+        end_read(plugin_session)
+    plugin = current_app.extensions.get(EXTENSION_KEY)
+    release = getattr(plugin.host, "release_connections", None) if plugin is not None else None
+    if release is not None:
+        release()

@@ -108,13 +108,17 @@ def _host_user(user: HostUser | None) -> User | None:
 
 
 class ReferenceHostAdapter:
-    """Each lookup hands its database connection back when it has nothing to write
-    (``end_read``), so a request that then waits for an upstream API holds no
-    connection of the host's pool meanwhile."""
+    """The lookups keep the request's connection: the plugin calls
+    ``release_connections`` when the request is about to wait for an upstream API,
+    so a request waiting on one holds no connection of the host's pool, and a cache
+    hit reads the user, the issue and the membership on one connection with no
+    commit between them."""
+
+    def release_connections(self) -> None:
+        end_read(db_session())
 
     def current_user(self) -> HostUser | None:
         user = load_current_user()
-        end_read(db_session())
         return to_host_user(user) if user else None
 
     def login_url(self, next_url: str) -> str:
@@ -122,9 +126,7 @@ class ReferenceHostAdapter:
 
     def can_edit_issue(self, user: HostUser, issue_key: str) -> bool:
         read = _issue(issue_key)
-        allowed = read is not None and _may_edit(_host_user(user), read)
-        end_read(db_session())
-        return allowed
+        return read is not None and _may_edit(_host_user(user), read)
 
     def can_create_issue(self, user: HostUser, project_key: str) -> bool:
         """``permissions.can_create_in`` in one query: the project and the membership."""
@@ -135,17 +137,14 @@ class ReferenceHostAdapter:
             row = db_session().connection().execute(
                 _PROJECT_READ, {"key": project_key, "user_id": host_user.id}).first()
             allowed = row is not None and (host_user.is_admin or bool(row.member))
-        end_read(db_session())
         return allowed
 
     def get_issue(self, issue_key: str) -> HostIssue | None:
         read = _issue(issue_key)
-        end_read(db_session())
         return read.issue if read else None
 
     def find_user(self, account_id: str) -> HostUser | None:
         user = find_user(account_id)
-        end_read(db_session())
         return to_host_user(user) if user else None
 
     def store_connected_value(self, issue_key: str, item_id: int, snapshot: Any) -> None:

@@ -93,3 +93,44 @@ def test_an_edited_issue_fills_the_query_with_its_new_summary_at_once(people, ap
     assert options(client, scoped, issue="demo-1").status_code == 200
     last = upstream.requests[-1]
     assert (last.param("s"), last.param("p"), last.param("r")) == ("Phone for Alice", "DEMO", "alice")
+
+
+def _commits(app) -> list[str]:
+    """The engines' commits (host and plugin), recorded while the list is live."""
+    seen: list[str] = []
+    for name, engine in (("host", app.extensions["host_db"].engine), ("plugin", app.extensions["connect"].db.engine)):
+        event.listen(engine, "commit", lambda _conn, name=name: seen.append(name))
+    return seen
+
+
+def test_a_cache_hit_commits_nothing_and_reads_on_one_connection_per_database(people, api):
+    """Read-only lookups no longer hand their connection back after each read: a hit
+    waits for nothing, so the user, the issue and the item are read with no commit."""
+    client, _upstream, item, _scoped = api
+    assert options(client, item, issue="DEMO-1").status_code == 200  # cached from here on
+    commits = _commits(people)
+    host_pool, plugin_pool = people.extensions["host_db"].engine.pool, people.extensions["connect"].db.engine.pool
+    checkouts: list[str] = []
+    event.listen(host_pool, "checkout", lambda *_a: checkouts.append("host"))
+    event.listen(plugin_pool, "checkout", lambda *_a: checkouts.append("plugin"))
+    answer = options(client, item, issue="DEMO-1")
+    assert answer.status_code == 200 and answer.json["cached"] is True
+    assert commits == []
+    assert sorted(checkouts) == ["host", "plugin"]
+
+
+def test_a_request_waiting_for_the_upstream_holds_no_database_connection(people, api):
+    """What the request read before the call (user, issue, item, secrets) is given
+    back when it starts waiting, so slow APIs cannot empty either pool."""
+    client, upstream, item, _scoped = api
+    held: list[tuple[int, int]] = []
+
+    def answer(_request):
+        held.append((people.extensions["host_db"].engine.pool.checkedout(),
+                     people.extensions["connect"].db.engine.pool.checkedout()))
+        return Json({"items": [{"id": "A-1", "name": "MacBook Pro"}]})
+
+    upstream.route("/api/assets", answer)
+    first = options(client, item, issue="DEMO-1")
+    assert first.status_code == 200 and first.json["cached"] is False
+    assert held == [(0, 0)]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from sqlalchemy.orm import Session
 
@@ -18,10 +19,10 @@ from ..caching.response_cache import CachedAnswer, cache_key
 from ..datasources import get_type
 from ..datasources.connector import PLAIN_GET, CallParts, Connector
 from ..datasources.pagination import effective as effective_pagination
-from ..db import end_read
 from ..errors import MissingDependency
 from ..host_adapter import HostIssue, HostUser
 from ..models import ConnectedItem
+from ..state import release_before_wait
 from .catalogue import item_id_of
 from .item_request import compile_request, evaluate_body, evaluate_headers
 from .mapping import Option, compile_mapping, find_rows, map_rows, option_json
@@ -131,8 +132,17 @@ def cached_options(state: "ConnectState", evaluated: Evaluated) -> tuple[CachedA
     return state.metrics.cache_lookup(datasource.name, lambda: state.cache.get_or_load(
         key, limits.cache_ttl_seconds, lambda: fetch_options(state, evaluated),
         lock_seconds=limits.timeout_seconds + LOCK_MARGIN_SECONDS,
-        gate=lambda: state.limiter.slot(datasource.id, limits.max_concurrent, datasource.name),
+        gate=lambda: _miss_gate(state, datasource.id, limits.max_concurrent, datasource.name),
     ), datasource.id)
+
+
+@contextmanager
+def _miss_gate(state: "ConnectState", datasource_id: int, max_concurrent: int, name: str) -> Iterator[None]:
+    """A miss: the request may now wait for the API (or for another caller's call),
+    so it gives back its database connections first, then takes a slot."""
+    release_before_wait()
+    with state.limiter.slot(datasource_id, max_concurrent, name):
+        yield
 
 
 def select_page(answer: CachedAnswer, *, query_text: str | None, filter_by_label: bool, limit: int,
@@ -151,7 +161,6 @@ def options_for(state: "ConnectState", session: Session, item: ConnectedItem, *,
                 offset: int = 0, project: str | None = None) -> OptionsPage:
     evaluated = evaluate_item(session, item, issue=issue, user=user, deps=deps, user_input=query_text,
                               project=project)
-    end_read(session)
     answer, cached = cached_options(state, evaluated)
     return select_page(answer, query_text=query_text, filter_by_label=not evaluated.uses_user_input,
                        limit=limit, offset=offset, cached=cached)

@@ -79,7 +79,8 @@ class ItemRow(ItemFieldMixin):
 def load_item(session: Session, item_id: int) -> ItemRow:
     """The item for an options request, as ``item_service.get`` finds it (same
     NotFound), as plain values rather than ORM objects."""
-    row = session.execute(_ITEM_ROW, {"item_id": item_id}).first() if valid_id(item_id) else None
+    # On the session's connection: a Core statement needs none of Session.execute's ORM steps.
+    row = session.connection().execute(_ITEM_ROW, {"item_id": item_id}).first() if valid_id(item_id) else None
     if row is None:
         raise unknown_item(item_id)
     datasource = DatasourceRow(id=row.datasource_id, name=row.ds_name, type=row.ds_type, config=row.ds_config or {},

@@ -26,7 +26,7 @@ import logging
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -87,6 +87,11 @@ class OutboundClient:
     origin, and its own lookup threads (:mod:`.lookups`). ``resolver`` (a
     ``getaddrinfo``-like callable) exists for tests; the address guard judges
     whatever it returns.
+
+    ``before_call`` runs in the caller's thread before every call: the plugin
+    gives back the database connections of the request there (see
+    ``state.release_before_wait``), so only a request that really waits on an
+    upstream pays for that, never a cache hit.
     """
 
     def __init__(
@@ -95,7 +100,9 @@ class OutboundClient:
         *,
         resolver: Resolver | None = None,
         pool_maxsize: int = 10,
+        before_call: Callable[[], None] | None = None,
     ):
+        self.before_call = before_call
         self.policy = policy if policy is not None else OutboundPolicy()
         self._ssl_context = build_ssl_context(self.policy)
         self._adapter = GuardedAdapter(self._ssl_context, pool_maxsize=pool_maxsize)
@@ -143,6 +150,8 @@ class OutboundClient:
         """
         if isinstance(timeout_seconds, bool) or not isinstance(timeout_seconds, (int, float)) or timeout_seconds <= 0:
             raise ValueError("timeout_seconds must be a positive number")
+        if self.before_call is not None:
+            self.before_call()
         auth_headers = dict(auth_headers or {})
         auth_params = {k: ("" if v is None else str(v)) for k, v in (auth_params or {}).items()}
         call = Call(
