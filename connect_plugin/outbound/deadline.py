@@ -3,7 +3,7 @@
 A call has one deadline for DNS, connect, TLS, headers and the whole body. Socket
 timeouts alone cannot enforce it (a server dripping a byte a second resets them on
 every byte), so a timer shuts every socket of the call down when the deadline
-passes. The connection classes reach the call through :data:`CURRENT_CALL`:
+passes (one watchdog thread for all calls, :mod:`.watchdog`). The connection classes reach the call through :data:`CURRENT_CALL`:
 urllib3 runs the connection code in the calling thread.
 """
 
@@ -23,6 +23,7 @@ from connect_plugin.errors import ResolveFailure, UpstreamTimeout
 from .lookups import Lookups, LookupsBusy
 from .policy import OutboundPolicy, normalize_host_name
 from .redact import Redactor
+from .watchdog import WATCHDOG
 
 logger = logging.getLogger("connect_plugin.outbound")
 
@@ -63,10 +64,7 @@ class Call:
         self._lock = threading.Lock()
         self._watched: list[socket.socket] = []  # dup'ed descriptors, for shutdown
         self._live: dict[int, socket.socket] = {}  # sockets in use, for settimeout
-        self._timer = threading.Timer(timeout_seconds, self._expire)
-        self._timer.daemon = True
-        self._timer.name = "connect-outbound-deadline"
-        self._timer.start()
+        self._deadline = WATCHDOG.schedule(timeout_seconds, self._expire)
 
     # deadline ---------------------------------------------------------------------
 
@@ -131,7 +129,7 @@ class Call:
                 pass
 
     def finish(self) -> None:
-        self._timer.cancel()
+        WATCHDOG.cancel(self._deadline)
         with self._lock:
             socks, self._watched = self._watched, []
             self._live.clear()
