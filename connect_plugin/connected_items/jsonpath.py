@@ -30,6 +30,13 @@ def compile_path(path: str) -> tuple[RowFinder, bool]:
 
 
 _WILDCARD = object()
+WILDCARD = _WILDCARD  # a ``[*]``/``.*`` step in :func:`simple_steps`
+
+
+def simple_steps(path: str) -> tuple[Any, ...] | None:
+    """The steps of a path the direct traversal handles (str key, int index,
+    ``WILDCARD``), or None for a path that needs jsonpath-ng."""
+    return _fast_steps(jsonpath_parse(path))
 
 
 def _fast_steps(expr: Any) -> tuple[Any, ...] | None:

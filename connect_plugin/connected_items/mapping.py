@@ -53,6 +53,7 @@ from typing import Any
 
 from ..errors import BadUpstreamData, ValidationError
 from .jsonpath import compile_path
+from .row_decoder import RowDecoder, compile_row_decoder
 from .row_loop import compile_rows
 from .templates import MISMATCH, RowTemplate, TemplateError, compile_template
 
@@ -71,6 +72,8 @@ class OptionMapping:
     label: RowTemplate
     map_rows: Callable[[Any], list[Option]]
     details: tuple[tuple[str, RowTemplate], ...] = ()
+    # Rows straight from an answer's bytes, with only the keys read (None: parse it all).
+    decode_rows: RowDecoder | None = None
 
 
 def _field_error(field: str, message: str) -> ValidationError:
@@ -131,9 +134,12 @@ def compile_mapping(path: str, value_template: str, label_template: str,
     map_rows = compile_rows(value, label, label is value)
     if compiled_details:
         map_rows = functools.partial(_rows_with_details, map_rows, value, compiled_details)
+    templates = (value, label, *(template for _name, template in compiled_details))
+    decode_rows = compile_row_decoder(path, (part.steps for template in templates for part in template.parts
+                                             if not isinstance(part, str)))
     return OptionMapping(path=path, value_template=value_template, label_template=label_template,
                          find=find, fast=fast, value=value, label=label, map_rows=map_rows,
-                         details=compiled_details)
+                         details=compiled_details, decode_rows=decode_rows)
 
 
 def _compile_details(details: tuple[tuple[str, str], ...]) -> tuple[tuple[str, RowTemplate], ...]:

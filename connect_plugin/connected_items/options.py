@@ -109,6 +109,7 @@ def fetch_options(state: "ConnectState", evaluated: Evaluated) -> CachedAnswer:
     mapping = compile_mapping(*item.mapping_spec())
     with state.metrics.upstream_call(datasource.name, datasource.id):
         pages = connector.get_pages(evaluated.url, item_pagination(item), parts=evaluated.parts,
+                                    decode_rows=mapping.decode_rows,
                                     rows_of=lambda data: find_rows(mapping, data, source=datasource.name))
         options = map_rows(mapping, pages.rows, source=datasource.name)
     return CachedAnswer(options, time.time(), truncated=pages.truncated)

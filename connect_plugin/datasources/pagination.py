@@ -178,16 +178,21 @@ class Pages:
 GetPage = Callable[[str, int], UpstreamResponse]
 # rows_of(parsed answer): the rows the item's mapping finds in one answer.
 RowsOf = Callable[[Any], list[Any]]
+# decode_rows(body): those rows read straight from the bytes, or None when it cannot
+# tell (connected_items/row_decoder.py); then the page is parsed and given to rows_of.
+RowDecoder = Callable[[bytes], "list[Any] | None"]
+# The modes that read the next page's place from the page's body need all of it.
+BODY_MODES = ("next_url", "cursor")
 
 
 def read_pages(get_page: GetPage, url: str, pagination: dict[str, Any], *, rows_of: RowsOf, source: str,
                max_bytes: int, records: list[PageRecord] | None = None,
-               redact: Callable[[str], str] = lambda text: text) -> Pages:
+               redact: Callable[[str], str] = lambda text: text, decode_rows: RowDecoder | None = None) -> Pages:
     """Every page of the answer at ``url``; ``records`` (when given) receives each
     page as it is read, also when a later page fails. ``redact`` masks URLs for
     messages and records before the first answer (which masks its own)."""
     walk = _Walk(pagination, url, source, max_bytes, records if records is not None else [], redact)
-    return walk.run(get_page, rows_of)
+    return walk.run(get_page, rows_of, decode_rows if walk.mode not in BODY_MODES else None)
 
 
 class _Walk:
@@ -209,7 +214,7 @@ class _Walk:
         self.next_finders = {name: _finder(self.spec[name]) for name in ("next_path", "cursor_path")
                              if self.spec.get(name)}
 
-    def run(self, get_page: GetPage, rows_of: RowsOf) -> Pages:
+    def run(self, get_page: GetPage, rows_of: RowsOf, decode_rows: RowDecoder | None) -> Pages:
         rows: list[Any] = []
         first: UpstreamResponse | None = None
         url: str | None = self._numbered_url(0)
@@ -223,8 +228,11 @@ class _Walk:
                 response = get_page(url, self.left)
                 record.url, record.status, record.elapsed_ms = response.url, response.status, response.elapsed_ms
                 self.left -= len(response.body)
-                data = parse_json(response.body, self.source)
-                found = rows_of(data)
+                found = decode_rows(response.body) if decode_rows is not None else None
+                data = None
+                if found is None:
+                    data = parse_json(response.body, self.source)
+                    found = rows_of(data)
                 record.rows = len(found)
                 rows.extend(found)
                 first = first or response
