@@ -27,6 +27,7 @@ from .settings import init_settings
 from .stats.recorder import StatsRecorder
 from .stats.stores import DatabaseStatsStore, RedisStatsStore
 from .state import EXTENSION_KEY, ConnectState, close_session, release_before_wait
+from .static_files import CachedStaticBlueprint, static_url_path
 from .views import register_views
 
 
@@ -74,10 +75,10 @@ class ConnectPlugin:
 
     @staticmethod
     def make_blueprint(manifest: Manifest) -> Blueprint:
-        bp = Blueprint(
+        bp = CachedStaticBlueprint(
             manifest.key, __name__, url_prefix=manifest.url_prefix,
             template_folder=str(manifest.templates), static_folder=str(manifest.static),
-            static_url_path="/static",
+            static_url_path=static_url_path(manifest.static),
         )
         register_views(bp)
         return bp

@@ -159,6 +159,9 @@ def test_browse_page_uses_the_macro(app):
     html = client.get(f"/browse/{issue_key}", headers=basic).get_data(as_text=True)
     assert f'name="{key}__present"' in html
     assert 'value="Laptop 42"' in html and f'name="{key}" value="42"' in html
-    assert ('<script type="module" src="/plugins/connect/static/connect/fields.js"></script>' in html
-            and "connect/connect.css" in html)
+    static = re.search(r'<script type="module" src="(/plugins/connect/static/[0-9a-f]{12}/)connect/fields.js">'
+                       r'</script>', html)
+    assert static is not None and f'href="{static.group(1)}connect/connect.css"' in html
+    for module in ("request", "editors", "combobox"):
+        assert f'<link rel="modulepreload" href="{static.group(1)}connect/fields/{module}.js">' in html
     assert 'data-form-fields="summary description"' in html
