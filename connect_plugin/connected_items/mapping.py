@@ -53,7 +53,7 @@ from typing import Any
 
 from ..errors import BadUpstreamData, ValidationError
 from .jsonpath import compile_path
-from .row_decoder import RowDecoder, compile_row_decoder
+from .row_decoder import RowDecoder, as_builtins, compile_row_decoder
 from .row_loop import compile_rows
 from .templates import MISMATCH, RowTemplate, TemplateError, compile_template
 
@@ -131,12 +131,15 @@ def compile_mapping(path: str, value_template: str, label_template: str,
             raise _field_error("options.label", f"The label template is not valid: {exc.message}.") from None
 
     compiled_details = _compile_details(details)
-    map_rows = compile_rows(value, label, label is value)
+    templates = (value, label, *(template for _name, template in compiled_details))
+    placeholders = [part.steps for template in templates for part in template.parts if not isinstance(part, str)]
+    # Struct rows when the generated loop alone renders them: single keys, no details.
+    structs_fit = not compiled_details and all(len(steps) == 1 and type(steps[0]) is str for steps in placeholders)
+    decoder = compile_row_decoder(path, placeholders, struct_rows=structs_fit)
+    decode_rows, structs = decoder if decoder is not None else (None, None)
+    map_rows = compile_rows(value, label, label is value, structs)
     if compiled_details:
         map_rows = functools.partial(_rows_with_details, map_rows, value, compiled_details)
-    templates = (value, label, *(template for _name, template in compiled_details))
-    decode_rows = compile_row_decoder(path, (part.steps for template in templates for part in template.parts
-                                             if not isinstance(part, str)))
     return OptionMapping(path=path, value_template=value_template, label_template=label_template,
                          find=find, fast=fast, value=value, label=label, map_rows=map_rows,
                          details=compiled_details, decode_rows=decode_rows)
@@ -236,7 +239,8 @@ def map_rows(mapping: OptionMapping, rows: list[Any], *, source: str = "the answ
         raise BadUpstreamData(f"{source}: the answer is nested too deeply to be mapped") from None
 
     if not options and rows:
-        error = _explain_mismatch(mapping, rows, source)
+        # Struct rows (row_decoder) as dicts: the explanation reads them with the templates' getters.
+        error = _explain_mismatch(mapping, as_builtins(rows) if mapping.decode_rows is not None else rows, source)
         if error is not None:
             raise error
     return options

@@ -7,6 +7,11 @@ f-string, with no call per placeholder; any other row goes through the templates
 own renderers, with the same results. Literal texts and keys reach the generated
 code as names bound in its namespace (and as default arguments, so they are fast
 locals), never as source text.
+
+For rows the row decoder gave as structs (``row_decoder.StructRows``) a second
+branch reads each key as an attribute (``row.k0``: names the decoder chose, never
+the admin's text); a key the row's object did not have is ``UNSET`` there and
+renders as a missing key does, ``""``.
 """
 
 from __future__ import annotations
@@ -14,13 +19,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .row_decoder import UNSET, StructRows
 from .templates import RowTemplate, render_scalar
 
 __all__ = ["compile_rows"]
 
 
-def _template_source(template: RowTemplate, target: str, prefix: str, namespace: dict[str, Any]) -> list[str]:
-    """Lines that set ``target`` to the template's text for ``row``, a dict."""
+def _render_struct_value(value: Any) -> str:
+    return "" if value is UNSET else render_scalar(value)
+
+
+def _template_source(template: RowTemplate, target: str, prefix: str, namespace: dict[str, Any],
+                     structs: StructRows | None = None) -> list[str]:
+    """Lines that set ``target`` to the template's text for ``row``, a dict (or with
+    ``structs``, a struct row, whose placeholders are all single keys)."""
     lines: list[str] = []
     pieces: list[str] = []
     for index, part in enumerate(template.parts):
@@ -30,6 +42,10 @@ def _template_source(template: RowTemplate, target: str, prefix: str, namespace:
             pieces.append(name)
             continue
         var = f"_{prefix}{index}"
+        if structs is not None:
+            lines.append(f"{var} = row.{structs.attribute[part.steps[0]]}")
+            pieces.append(f"({var} if {var}.__class__ is _str else _rsu({var}))")
+            continue
         if len(part.steps) == 1 and type(part.steps[0]) is str:
             key = f"_{prefix}k{index}"
             namespace[key] = part.steps[0]
@@ -48,11 +64,14 @@ def _template_source(template: RowTemplate, target: str, prefix: str, namespace:
     return lines
 
 
-def compile_rows(value: RowTemplate, label: RowTemplate, same: bool) -> Callable[[Any], list[tuple[str, str]]]:
+def compile_rows(value: RowTemplate, label: RowTemplate, same: bool,
+                 structs: StructRows | None = None) -> Callable[[Any], list[tuple[str, str]]]:
     """``map_rows(rows)``: each row's (value, label) with :func:`map_options`'s rules
     (empty values skipped, the first of a value kept, an empty label replaced by the
     value; the label is rendered only for a row that is kept)."""
     namespace: dict[str, Any] = {"_rs": render_scalar, "_render_value": value.render, "_render_label": label.render}
+    if structs is not None:
+        namespace.update(_rsu=_render_struct_value, _Row=structs.row_class)
     src = ["def map_rows(rows, _str=str, _dict=dict, {locals}):",
            "    seen = set()",
            "    add = seen.add",
@@ -65,6 +84,13 @@ def compile_rows(value: RowTemplate, label: RowTemplate, same: bool) -> Callable
             "                continue"]
     if not same:
         src += ["            " + line for line in _template_source(label, "label", "l", namespace)]
+    if structs is not None:
+        src += ["        elif row.__class__ is _Row:"]
+        src += ["            " + line for line in _template_source(value, "value", "sv", namespace, structs)]
+        src += ["            if not value or value in seen:",
+                "                continue"]
+        if not same:
+            src += ["            " + line for line in _template_source(label, "label", "sl", namespace, structs)]
     src += ["        else:",
             "            value = _render_value(row)",
             "            if not value or value in seen:",
