@@ -168,6 +168,15 @@ def test_a_revoked_refresh_token_shows_connect_again(setup, provider):
     assert auth["connected"] is False and "refused the refresh token" in auth["connection_lost"]
     html = page(client, ds)
     assert ">Connect again</button>" in html and "refused the refresh token" in html
+    audit = client.get("/plugins/connect/admin/audit").get_data(as_text=True)
+    assert "the provider refused the tokens" in audit and "auth.connection_lost" in audit
+    # An edit saved meanwhile (what the datasource page sends) keeps the warning.
+    url = f"/plugins/connect/api/datasources/{ds['id']}"
+    shown = {k: v for k, v in api_auth(client, ds).items() if k not in ("connected", "connection_lost")}
+    saved = client.patch(url, headers=ADMIN, json={"config": {"timeout_seconds": 25}, "auth": shown})
+    assert saved.status_code == 200, saved.get_data(as_text=True)
+    assert "refused the refresh token" in saved.json["auth"]["connection_lost"]
+    assert ">Connect again</button>" in page(client, ds)
     connect(client, ds, provider)  # connecting again works, and the warning is gone
     assert labels(options(client, item)) == ["token 3"]
     assert "connection_lost" not in api_auth(client, ds)

@@ -11,6 +11,7 @@ from typing import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import audit
 from ..auth_modes import AUTH_MODES
 from ..errors import SecretsMissing, SecretUnreadable, ValidationError
 from ..models import Datasource, DatasourceSecret
@@ -22,6 +23,8 @@ from .headers import missing as missing_headers
 
 # Why a mode's obtained tokens were dropped (kept in auth_config; shown, never secret).
 CONNECTION_LOST = "connection_lost"
+# Who the audit names when the provider took the tokens back.
+LOST_ACTOR = "Connect (the provider refused the tokens)"
 
 
 def missing_secrets(datasource: Datasource) -> list[str]:
@@ -112,10 +115,15 @@ class ObtainedSecrets:
                 db.commit()
 
     def lose(self, names: tuple[str, ...], reason: str) -> None:
+        """Audited like an admin's Disconnect, by ``Connect`` itself: an admin who finds
+        the datasource disconnected can see when it happened (the reason is on the
+        datasource page)."""
         with self._db.session() as db:
             datasource = db.get(Datasource, self._id)
             if datasource is not None:
                 drop_obtained(datasource, names, reason)
+                db.flush()
+                audit.record(db, LOST_ACTOR, "disconnected", datasource, [f"auth.{CONNECTION_LOST}"])
                 db.commit()
 
 
@@ -167,3 +175,16 @@ def rotate_secrets(session: Session, box: SecretBox) -> tuple[int, list[str]]:
             failed.append(f"{secret.datasource.name} ({secret.field})")
     session.flush()
     return done, failed
+
+
+def carry_connection_lost(datasource: Datasource, mode_name: str, plain: dict, obtained_after: set[str]) -> dict:
+    """The auth settings an edit stores, with the reason the provider took the tokens
+    back kept while the mode is the same and no new tokens came: a Save of the
+    datasource page (which sends the settings without that reason) must not hide
+    "Connect again"."""
+    reason = datasource.auth_config.get(CONNECTION_LOST)
+    mode = AUTH_MODES.get(mode_name)
+    if (not reason or CONNECTION_LOST in plain or mode_name != datasource.auth_mode or mode is None
+            or obtained_after & set(mode.obtained_secrets)):
+        return plain
+    return {**plain, CONNECTION_LOST: reason}

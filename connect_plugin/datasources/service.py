@@ -31,7 +31,8 @@ from ..timestamps import iso_utc
 from . import destinations, get_type
 from . import headers as datasource_headers
 from .base import DatasourceType
-from .secrets import CONNECTION_LOST, kept_secrets, missing_secrets, obtained_kept, secret_status, store_secrets
+from .secrets import (CONNECTION_LOST, carry_connection_lost, kept_secrets, missing_secrets, obtained_kept,
+                      secret_status, store_secrets)
 
 INVALID = "The datasource settings are not valid."
 # What a missing secret is checked as under ``pending_secrets``; never stored.
@@ -198,6 +199,8 @@ def update(session: Session, datasource: Datasource, payload: Any, *, box: Secre
         moves = type_cls.api_origin(config) != type_cls.api_origin(datasource.config)
         secrets = {**obtained_kept(datasource, box, mode_name, plain, secrets, moves), **secrets}
     config = _with_headers(config, entries)
+    plain = carry_connection_lost(datasource, mode_name, plain,
+                                  set(secrets) if secrets is not None else {s.field for s in datasource.secrets})
     changed = _changes(datasource, name, config, mode_name, plain, secrets, box)
     if header_secrets != stored_headers:
         changed += [] if "config.headers" in changed else ["config.headers"]
