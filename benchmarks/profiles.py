@@ -156,7 +156,7 @@ def steps(app, item_id: int, repeat: int) -> list[dict]:
         "fetch": "HTTPS fetch through the plugin's outbound client (guard, deadline, size cap)",
         "parse": "JSON parse of the whole answer (`parse_json`, msgspec; what the direct side does)",
         "rows": "what a first load does instead: the rows straight from the bytes, only the keys the templates "
-                "read (`row_decoder`, msgspec structs, then dicts)",
+                "read (`row_decoder`, msgspec structs that the generated row loop maps directly)",
         "map": "JSONPath + templates to 50,000 options (`mapping.map_options`)",
         "store": "pickling the mapped options for a shared cache (`Cache.set`; Redis only, SimpleCache keeps none)",
         "fold": "case-folded labels, once per entry (first search only)",
