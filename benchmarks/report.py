@@ -387,9 +387,14 @@ def _details(results: dict, plan: dict) -> list[str]:
             "first (within 10 MiB), and with the entry kept, tracemalloc (in process) sees the same "
             "Python-level peak on every load (48 MiB, 9 MiB of it the kept answer): the growth is "
             "fragmentation, not objects. `MALLOC_ARENA_MAX=2` changed nothing; `malloc_trim(0)` after each "
-            "load lowered the resting RSS by 14 MiB but not the peak of the second load. Closing it would "
-            "take a parse that builds the "
-            "options without the intermediate objects (a streaming parse), or a compact entry.",
+            "load lowered the resting RSS by 14 MiB but not the peak of the second load. Issue 17's second "
+            "round halved the load's own peak (tracemalloc, in process, 50,000 rows: 41.5 MiB for the whole "
+            "parse + map before, 20.4 MiB with the row decoder's structs; 9.8 MiB kept either way), which "
+            "lowered the peak after the first load (see the table) but not the growth after it: the "
+            "fragmentation comes from the kept options (50,000 tuples and their strings, interleaved with "
+            "what each load frees). Closing it would take a compact entry (the options in a few large "
+            "buffers rather than 150,000 small objects), which every reader of the entry would have to "
+            "go through: not done.",
             "",
         ]
     cur = results.get("curve")
@@ -536,6 +541,12 @@ ISSUE_17 = [
     "map took 35 ms against 36 ms for the direct side's parse alone, fastest of 15 in process), instead "
     "of parsing the whole answer and then walking it: see the steps table under Profiles (the parse of the "
     "whole answer is what the direct side does; the row decoder is what a first load does instead).",
+    "- *Under gunicorn.* The gap is larger than in process: latency +0.6-0.8 ms and worker CPU +0.7 ms per "
+    "answer, against +0.35 ms of CPU in process. py-spy on a worker (500 Hz, idle included, a keep-alive "
+    "loop of hits) sees the request thread's own frames at about 0.85 ms per hit against 0.44 ms per bare "
+    "answer; the rest lies outside them. A likely part (not proven here) is the GIL changing hands around "
+    "each SQLite call, which releases it: a hit makes three round trips to SQLite (user, permission, item) "
+    "where the bare endpoint makes one.",
     "- *Left, and what would close it.* A hit still does two database reads that the bare endpoint does "
     "not: the host's permission read (issue or project with the membership, one Core query) and the item "
     "row on the plugin's own database (one Core query), each some 0.05-0.1 ms of SQLAlchemy's execution "

@@ -25,6 +25,11 @@ logger = logging.getLogger("connect_plugin.outbound")
 
 # Rebuild the heap once this many cancelled entries wait in it and they are the majority.
 COMPACT_AFTER = 1024
+# How late a deadline may fire rather than wake the thread for it: the pages of one
+# answer share one deadline, so each page's entry is due (within rounding) when the
+# thread already means to wake, and waking it for each would cost a thread switch
+# per call in a busy worker.
+LATE_OK = 0.05
 
 
 class Deadline:
@@ -53,13 +58,14 @@ class Watchdog:
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
         self._pid = 0
+        self._sleeping_until = float("inf")
 
     def schedule(self, seconds: float, action: Callable[[], None]) -> Deadline:
         entry = Deadline(time.monotonic() + seconds, next(self._seq), action)
         with self._cond:
             self._ensure_thread()
             heapq.heappush(self._heap, entry)
-            if self._heap[0] is entry:
+            if entry.when < self._sleeping_until - LATE_OK:
                 self._cond.notify()  # the thread sleeps until a later time: wake it for this one
         return entry
 
@@ -105,14 +111,24 @@ class Watchdog:
     def _next_due(self) -> Deadline:
         """Wait (holding the condition) until the earliest live entry is due; pop it."""
         while True:
+            horizon = None
             while self._heap and self._heap[0].cancelled:
-                heapq.heappop(self._heap)
+                horizon = heapq.heappop(self._heap).when
                 self._cancelled -= 1
             if not self._heap:
-                self._cond.wait()
+                now = time.monotonic()
+                if horizon is not None and horizon > now:
+                    # A call just ended in time; the next page of its answer will come with the
+                    # same deadline: sleep toward it, so scheduling that page wakes nobody.
+                    self._sleeping_until = horizon
+                    self._cond.wait(horizon - now)
+                else:
+                    self._sleeping_until = float("inf")
+                    self._cond.wait()
                 continue
             wait = self._heap[0].when - time.monotonic()
             if wait > 0:
+                self._sleeping_until = self._heap[0].when
                 self._cond.wait(wait)
                 continue
             entry = heapq.heappop(self._heap)

@@ -45,3 +45,23 @@ def test_quick_calls_with_long_limits_do_not_grow_the_heap_without_bound(monkeyp
     assert dog.held() <= 200
     assert dog.pending() == 0
 
+
+
+def test_calls_sharing_one_deadline_do_not_wake_the_thread_each_time(monkeypatch):
+    """The pages of one answer share its deadline: the thread already means to wake
+    then, so only the first schedule wakes it."""
+    dog = Watchdog()
+    wakes: list[int] = []
+    notify = dog._cond.notify
+    monkeypatch.setattr(dog._cond, "notify", lambda *a: (wakes.append(1), notify(*a)))
+    import time
+
+    deadline = time.monotonic() + 60
+    for _ in range(50):  # each page: scheduled, a moment of work, finished in time
+        entry = dog.schedule(deadline - time.monotonic(), lambda: None)
+        time.sleep(0.002)
+        dog.cancel(entry)
+    assert len(wakes) <= 2  # the first page's; the thread then sleeps toward the shared deadline
+    fired = threading.Event()
+    dog.schedule(0.05, fired.set)  # much earlier: wakes it, and fires
+    assert fired.wait(5)
