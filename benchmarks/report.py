@@ -485,7 +485,8 @@ def _details(results: dict, plan: dict) -> list[str]:
             out += ["pyinstrument is not installed here, so the call trees are missing (it belongs in the dev "
                     "extras).", ""]
         for key, title in (("hit", "cache hit, `options?project=DEMO&limit=50`"), ("hit_issue", "cache hit with `issue=DEMO-1`"),
-                           ("cold", "first load of 50,000 rows (cache clear + options)")):
+                           ("cold", "first load of 50,000 rows (cache clear + options)"),
+                           ("search", "searches (`q`) on the cached 50,000-row answer, scenario 4b's needles")):
             if prof.get(key):
                 out += [f"pyinstrument, {title}:", "", "```", prof[key], "```", ""]
     elif prof:
