@@ -165,10 +165,7 @@ class ReferenceHostAdapter:
                  .order_by(Issue.key).limit(limit))
         if after is not None:
             query = query.where(Issue.key > after)
-        db = db_session()
-        found = [to_host_issue(issue) for issue in db.scalars(query)]
-        end_read(db)
-        return found
+        return [to_host_issue(issue) for issue in db_session().scalars(query)]
 
     def store_refreshed_values(self, item_id: int, changes: list[tuple[str, Any, Any]]) -> set[str]:
         db = db_session()
