@@ -7,10 +7,9 @@ from typing import Any
 
 from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
-from werkzeug.security import generate_password_hash
 
 from .db import Base
-from .passwords import password_matches
+from .passwords import new_hash, password_matches
 from .usernames import username_key
 
 
@@ -46,7 +45,7 @@ class User(Base):
         return value
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = new_hash(password)
 
     def check_password(self, password: str) -> bool:
         return password_matches(self.password_hash, password)

@@ -10,10 +10,12 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy.engine import make_url
 
+from .passwords import check_method
+
 ENV_KEYS = (
     "DATABASE_URL", "CACHE_TYPE", "CACHE_REDIS_URL", "SECRET_KEY", "PLUGIN_MANIFESTS",
     "CONNECT_SECRET_KEYS", "CONNECT_CA_BUNDLE", "CONNECT_ALLOWED_HOSTS", "CONNECT_MAX_RESPONSE_BYTES",
-    "CONNECT_BUSY_WAIT_SECONDS", "SESSION_COOKIE_SECURE",
+    "CONNECT_BUSY_WAIT_SECONDS", "SESSION_COOKIE_SECURE", "PASSWORD_HASH_METHOD",
 )
 
 
@@ -70,6 +72,8 @@ def configure(app: Flask, overrides: dict | None) -> None:
         if os.environ.get(key):
             app.config[key] = os.environ[key]
     app.config.update(overrides or {})
+    if app.config.get("PASSWORD_HASH_METHOD"):
+        check_method(app.config["PASSWORD_HASH_METHOD"])
     if isinstance(app.config.get("SESSION_COOKIE_SECURE"), str):
         app.config["SESSION_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"].lower() in ("1", "true", "yes")
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ from tests.support.https_servers import HTTPSServer, make_ca, write_ca_pem
 pytest_plugins = ["tests.security.leak_guard"]
 
 SECRET_KEYS = Fernet.generate_key().decode()
+# Cheap hashes (plugin_host/passwords.py): every Basic-authenticated call checks one.
+TEST_PASSWORD_HASH = "pbkdf2:sha256:1000"
 
 
 def basic(username: str, password: str) -> dict[str, str]:
@@ -54,6 +57,7 @@ def host_config(directory, ca_bundle: str, **overrides) -> dict:
         "CONNECT_CA_BUNDLE": ca_bundle,
         "CONNECT_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "CONNECT_BUSY_WAIT_SECONDS": 0.5,
+        "PASSWORD_HASH_METHOD": TEST_PASSWORD_HASH,
     }
     config.update(overrides)
     return config
@@ -77,15 +81,39 @@ def dispose(app) -> None:
     app.extensions["host_db"].dispose()
 
 
+MIGRATION_INPUTS = frozenset({"DATABASE_URL", "CONNECT_DATABASE_URL", "PLUGIN_MANIFESTS"})
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory, ca_bundle) -> Path:
+    """A SQLite file the real migrations (host and plugin) brought to head once per
+    session; ``make_app`` starts each test from a copy of it. Running Alembic for every
+    test cost about a tenth of a second each. Tests of the migrations themselves run
+    them (``new_app(..., migrate=True)``, tests/test_migrations.py)."""
+    folder = tmp_path_factory.mktemp("migrated")
+    app = build_app(folder, ca_bundle)
+    dispose(app)
+    database = folder / "connect.db"
+    assert database.stat().st_size > 0 and not (folder / "connect.db-wal").exists()
+    return database
+
+
 @pytest.fixture
-def make_app(tmp_path, ca_bundle, new_app):
+def make_app(tmp_path, ca_bundle, new_app, migrated_database):
     """Build host apps sharing one database, each with its own instance folder
-    (disposed by ``new_app``)."""
+    (disposed by ``new_app``). The default database starts as a copy of
+    ``migrated_database``; with a database or plugins of their own in ``overrides``
+    the migrations run."""
     count = iter(range(1_000_000))
 
     def build(**overrides):
         overrides.setdefault("INSTANCE_PATH", str(tmp_path / f"instance{next(count)}"))
-        return new_app(host_config(tmp_path, ca_bundle, **overrides), migrate=True)
+        own_database = not MIGRATION_INPUTS.isdisjoint(overrides)
+        database = tmp_path / "connect.db"
+        if not own_database and not database.exists():
+            shutil.copyfile(migrated_database, database)
+            database.chmod(0o600)
+        return new_app(host_config(tmp_path, ca_bundle, **overrides), migrate=own_database)
 
     return build
 

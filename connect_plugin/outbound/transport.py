@@ -11,6 +11,7 @@ check of the name before the call would judge a different answer.
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import logging
 import os
@@ -172,7 +173,27 @@ class GuardedAdapter(HTTPAdapter):
 
 
 def build_ssl_context(policy: OutboundPolicy) -> ssl.SSLContext:
-    """Verifying context: system default CAs, certifi's, and ``policy.ca_bundle``."""
+    """Verifying context: system default CAs, certifi's, and ``policy.ca_bundle``.
+
+    Parsing the trust stores costs about 50 ms, so apps in one process (a host with
+    several app objects, the test suite) share one context per bundle. The bundle's
+    size and modification time are part of the key: an edited bundle is read again.
+    The context is never changed after it is built, and is safe to share."""
+    return _ssl_context(policy.ca_bundle or "", _file_stamp(policy.ca_bundle))
+
+
+def _file_stamp(path: str | None) -> tuple[int, int] | None:
+    if not path:
+        return None
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None  # _ssl_context words the error
+    return info.st_mtime_ns, info.st_size
+
+
+@functools.lru_cache(maxsize=8)
+def _ssl_context(ca_bundle: str, _stamp: tuple[int, int] | None) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     try:
         import certifi
@@ -180,14 +201,14 @@ def build_ssl_context(policy: OutboundPolicy) -> ssl.SSLContext:
         context.load_verify_locations(cafile=certifi.where())
     except (ImportError, OSError, ssl.SSLError):  # pragma: no cover - certifi ships with requests
         pass
-    if policy.ca_bundle:
+    if ca_bundle:
         try:
-            if os.path.isdir(policy.ca_bundle):
-                context.load_verify_locations(capath=policy.ca_bundle)
+            if os.path.isdir(ca_bundle):
+                context.load_verify_locations(capath=ca_bundle)
             else:
-                context.load_verify_locations(cafile=policy.ca_bundle)
+                context.load_verify_locations(cafile=ca_bundle)
         except (OSError, ssl.SSLError) as exc:
-            raise ValueError(f"CONNECT_CA_BUNDLE {policy.ca_bundle!r} could not be loaded ({exc}).") from None
+            raise ValueError(f"CONNECT_CA_BUNDLE {ca_bundle!r} could not be loaded ({exc}).") from None
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED

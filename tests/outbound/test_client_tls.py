@@ -608,3 +608,23 @@ def test_concurrent_calls_share_one_client(make_server, client):
     assert errors == []
     for i in range(12):
         assert results[i] == ("timeout" if i % 4 == 0 else {"n": i})
+
+
+def test_apps_share_a_bundles_context_and_a_replaced_bundle_is_read_again(make_client, make_server, ca,
+                                                                          other_ca, tmp_path):
+    import os
+
+    from tests.support.https_servers import write_ca_pem
+
+    bundle = tmp_path / "operator-ca.pem"
+    write_ca_pem(other_ca, bundle)
+    assert build_ssl_context(OutboundPolicy(ca_bundle=str(bundle))) is \
+        build_ssl_context(OutboundPolicy(ca_bundle=str(bundle)))
+    server = make_server({"/": Json({"ok": True})})  # certified by ``ca``, not yet in the bundle
+    with pytest.raises(TLSFailure):
+        get(make_client(ca_bundle=str(bundle)), server.url("/"))
+
+    write_ca_pem(ca, bundle)  # the operator replaces the bundle
+    stat = bundle.stat()
+    os.utime(bundle, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert get(make_client(ca_bundle=str(bundle)), server.url("/")).json() == {"ok": True}

@@ -333,14 +333,40 @@ def _leak_guard(request):
         pytest.fail(_message(request.node, problems), pytrace=False)
 
 
-def pytest_terminal_summary(terminalreporter) -> None:
+def _counts() -> dict[str, int]:
     guard = GUARD
-    if not guard.tests_checked:
-        return
     unwatchable = guard.unwatchable()
+    return {"watched": len(guard.raw_secrets) - len(unwatchable), "strings": len(guard.secrets()),
+            "unwatchable": len(unwatchable), "tests": guard.tests_checked, "responses": guard.responses,
+            "logs": guard.log_records, "exceptions": guard.exceptions, "leaks": guard.leaks}
+
+
+_workers_counts: list[dict[str, int]] = []
+
+
+def pytest_sessionfinish(session) -> None:
+    """Under pytest-xdist each worker guards its own tests; it hands its counts to
+    the controller (``workeroutput``), which prints their sum."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["leak_guard"] = _counts()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    counts = getattr(node, "workeroutput", {}).get("leak_guard")
+    if counts:
+        _workers_counts.append(counts)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    rows = _workers_counts or [_counts()]
+    total = {key: sum(row[key] for row in rows) for key in rows[0]}
+    if not total["tests"]:
+        return
     terminalreporter.write_line(
-        f"leak guard: {len(guard.raw_secrets) - len(unwatchable)} secrets watched ({len(guard.secrets())} strings "
-        f"with their encoded forms; {len(unwatchable)} too common to tell apart from the product's own text) "
-        f"over {guard.tests_checked} tests; {guard.responses} response parts, {guard.log_records} log records, "
-        f"{guard.exceptions} exception messages checked; {guard.leaks} leaks"
+        f"leak guard: {total['watched']} secrets watched ({total['strings']} strings "
+        f"with their encoded forms; {total['unwatchable']} too common to tell apart from the product's own text) "
+        f"over {total['tests']} tests{f' in {len(rows)} workers' if _workers_counts else ''}; "
+        f"{total['responses']} response parts, {total['logs']} log records, "
+        f"{total['exceptions']} exception messages checked; {total['leaks']} leaks"
     )

@@ -1,6 +1,7 @@
 """Real services for the integration tests: Redis, PostgreSQL and gunicorn.
 
-- ``redis_url``: ``TEST_REDIS_URL`` (CI, db 5 of it, flushed around each test), else a
+- ``redis_url``: ``TEST_REDIS_URL`` (CI, db 5 of it, or 5 + the pytest-xdist worker's
+  number, flushed around each test), else a
   private ``redis-server`` on an ephemeral loopback port for the session.
 - ``private_redis``: always a ``redis-server`` of the test's own, which the test may
   stop and start again on the same port.
@@ -35,12 +36,21 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import requests
 
-from tests.conftest import SECRET_KEYS
+from tests.conftest import SECRET_KEYS, TEST_PASSWORD_HASH
 from tests.support.https_servers import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-REDIS_TEST_DB = 5
+
+
+def _redis_test_db() -> int:
+    """Db 5 of the given Redis; under pytest-xdist, 5 + the worker's number, so that
+    one worker's flush never empties another's cache."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return 5 + int(worker.removeprefix("gw") or 0)
+
+
+REDIS_TEST_DB = _redis_test_db()
 ADMIN_AUTH = ("admin", "admin-pw")
 ALICE_AUTH = ("alice", "alice-pw")
 
@@ -128,7 +138,7 @@ class RedisServer:
 
 @pytest.fixture(scope="session")
 def redis_service(tmp_path_factory):
-    """The URL (db 5) of the session's Redis: CI's, or a private redis-server."""
+    """The URL (db ``REDIS_TEST_DB``) of the session's Redis: CI's, or a private redis-server."""
     given = os.environ.get("TEST_REDIS_URL")
     if given:
         yield _redis_url_with_db(given, REDIS_TEST_DB)
@@ -393,6 +403,7 @@ def host_env(tmp_path: Path, *, database_url: str, redis_url: str, ca_bundle: st
         "CONNECT_ALLOWED_HOSTS": "127.0.0.1",
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "PYTHONUNBUFFERED": "1",
+        "PASSWORD_HASH_METHOD": TEST_PASSWORD_HASH,
     })
     env.update(extra)
     return env
