@@ -27,8 +27,11 @@ install: $(STAMP)
 run: $(STAMP)
 	PORT=$(PORT) $(BIN)/python -m plugin_host.demo.run --port $(PORT)
 
+# Two processes (pytest-xdist), a test file each at a time: a file's module fixtures
+# (one app, one wheel build) stay in one process. TEST_WORKERS=0 runs in this one.
+TEST_WORKERS ?= 2
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks.run
