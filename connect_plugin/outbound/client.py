@@ -40,7 +40,7 @@ from .failures import translate
 from .lookups import Lookups, Resolver
 from .policy import OutboundPolicy, normalize_host_name
 from .log_redaction import install_log_redaction
-from .redact import Redactor, redact_known, register_redactor
+from .redact import call_redactor, redact_known
 from .response import UpstreamResponse, discard_body, read_body
 from .transport import GuardedAdapter, build_ssl_context
 
@@ -160,7 +160,7 @@ class OutboundClient:
             limit_seconds=limit_seconds,
             max_bytes=max_bytes,
             policy=self.policy,
-            redactor=_redactor_for(auth_headers, auth_params, secrets),
+            redactor=call_redactor(auth_headers.values(), auth_params.values(), secrets),
             lookups=self._lookups,
         )
         token = CURRENT_CALL.set(call)
@@ -212,8 +212,10 @@ class OutboundClient:
             items = params.items() if isinstance(params, Mapping) else params
             merged.extend((k, v) for k, v in items if k not in auth_params)
         merged.extend(auth_params.items())
+        first = requests.PreparedRequest()
         try:
-            first = requests.Request(method, url, params=merged).prepare()
+            # Only the URL: requests' own checks and IDNA (headers and body are prepared per hop).
+            first.prepare_url(url, merged)
         except (requests.RequestException, ValueError, UnicodeError):
             raise InsecureURL(
                 f"{call.source}: the URL {self._redact_url(call, url, secret_params)} is not valid"
@@ -337,16 +339,3 @@ class OutboundClient:
             error = translate(call, exc, host)
         raise error
 
-
-def _redactor_for(auth_headers: Mapping[str, str], auth_params: Mapping[str, str],
-                  secrets: Iterable[str]) -> Redactor:
-    """A redactor for this call's credentials, also registered with the log filter."""
-    redactor = Redactor()
-    for value in auth_headers.values():
-        redactor.add_header_value(value)
-    for value in auth_params.values():
-        redactor.add(value)
-    for secret in secrets:
-        redactor.add(secret)
-    register_redactor(redactor)
-    return redactor

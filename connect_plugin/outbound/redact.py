@@ -325,6 +325,17 @@ def register_redactor(redactor: Redactor) -> None:
     _KNOWN.update(redactor)
 
 
+def call_redactor(header_values: Iterable[str], param_values: Iterable[str], secrets: Iterable[str]) -> Redactor:
+    """A redactor for one call's credentials, also registered with the log filter."""
+    redactor = Redactor()
+    for value in header_values:
+        redactor.add_header_value(value)
+    for value in [*param_values, *secrets]:
+        redactor.add(value)
+    register_redactor(redactor)
+    return redactor
+
+
 def redact_known(text: object) -> str:
     return _KNOWN.redact(text)
 
