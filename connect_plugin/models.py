@@ -115,7 +115,7 @@ class ConnectedItem(ItemFieldMixin, Base):
     projects: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, default=None)
     # Option details: [{"name": "Serial", "template": "${row.serial}"}], at most 10.
     details: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list, server_default="[]")
-    # The item's own pagination (datasources/pagination.py); None: its datasource's.
+    # The item's own pagination (datasources/pagination_setting.py); None: its datasource's.
     pagination: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, default=None)
     # GET or POST; a POST's JSON body template (None: no body); the item's own headers
     # [{"name", "value"}] (connected_items/item_request.py).

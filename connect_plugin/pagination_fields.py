@@ -3,7 +3,7 @@
 One select for the mode and one input per setting (the page shows only the chosen
 mode's inputs; without JavaScript all of them show, and only the chosen mode's are
 sent). Like every form here they hold no rules: a submitted form becomes the API's
-``pagination`` object and :mod:`.datasources.pagination` checks it.
+``pagination`` object and :mod:`.datasources.pagination_setting` checks it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from wtforms import SelectField, StringField
 
-from .datasources.pagination import FIELD_LABELS, MODE_LABELS, MODES
+from .datasources.pagination_setting import FIELD_LABELS, MODE_LABELS, MODES
 
 Choices = Callable[[Iterable[tuple[str, str]]], list]
 INHERIT = ""  # the item form's "as the datasource" choice

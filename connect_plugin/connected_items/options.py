@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from ..caching.response_cache import CachedAnswer, cache_key
 from ..datasources import get_type
 from ..datasources.connector import PLAIN_GET, CallParts, Connector
-from ..datasources.pagination import effective as effective_pagination
+from ..datasources.pagination_setting import effective as effective_pagination
 from ..errors import MissingDependency
 from ..host_adapter import HostIssue, HostUser
 from ..models import ConnectedItem

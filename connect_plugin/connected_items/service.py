@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from .. import audit, named_records
-from ..datasources.pagination import clean_pagination
+from ..datasources.pagination_setting import clean_pagination
 from ..auth_modes import AUTH_MODES
 from ..errors import Conflict, ValidationError
 from ..models import ConnectedItem, Datasource, valid_id

@@ -8,7 +8,7 @@ from ..connected_items.query import join_url
 from ..errors import ValidationError
 from ..field_spec import FieldSpec
 from .base import DatasourceType, Limits
-from .pagination import clean_pagination
+from .pagination_setting import clean_pagination
 
 DEFAULT_CACHE_TTL = 300
 DEFAULT_TIMEOUT = 60
