@@ -112,7 +112,57 @@ def run(stack: Stack, world, quick: bool) -> dict:
 
     out["search"] = _profile(lambda: searches(10 if quick else 40))
     out["first_load"] = steps(app, items["rows50000"], 3 if quick else 5)
+    if "paged" in items:
+        out["paging_steps"] = paging_steps(app, client, world, 7 if quick else 21)
     return out
+
+
+def paging_steps(app, client, world, rounds: int) -> dict:
+    """Scenario 10's first load taken apart in process, by turns in each round: the
+    direct walk (fetch + parse), the plugin's walk alone (``Connector.get_pages``:
+    fetch + row decoder), the same plus mapping the rows, and the whole cold request
+    through Flask's test client. Fastest and median of each."""
+    from connect_plugin.connected_items.mapping import compile_mapping, find_rows, map_rows
+    from connect_plugin.connected_items.options import item_pagination
+    from connect_plugin.connected_items.query import join_url
+    from connect_plugin.datasources.connector import Connector
+    from connect_plugin.models import ConnectedItem
+
+    from .paging import _direct
+    from .stack import direct_session
+
+    state = app.extensions["connect"]
+    item_id, datasource_id = world.items["paged"], world.datasources["paged"]
+    options_url = f"/plugins/connect/api/items/{item_id}/options?project=DEMO&limit=50"
+    clear_url = f"/plugins/connect/api/datasources/{datasource_id}/cache/clear"
+    http = direct_session(world.stack.ca_file)
+    series: dict[str, list[float]] = {"direct": [], "walk": [], "walk_map": [], "request": []}
+    for round_number in range(rounds + 1):  # the first round warms up
+        with app.test_request_context():
+            item = state.db.session().get(ConnectedItem, item_id)
+            url = join_url(item.datasource.config["base_url"], item.query)
+            mapping = compile_mapping(*item.mapping_spec())
+            started = time.perf_counter()
+            pages = Connector.for_datasource(state, item.datasource).get_pages(
+                url, item_pagination(item), decode_rows=mapping.decode_rows,
+                rows_of=lambda data: find_rows(mapping, data))
+            walked = time.perf_counter()
+            map_rows(mapping, pages.rows)
+            mapped = time.perf_counter()
+        del pages
+        direct = _direct(http, url)[0]
+        assert client.post(clear_url, headers=_admin_headers()).status_code == 200
+        started_request = time.perf_counter()
+        response = client.get(options_url)
+        requested = time.perf_counter()
+        assert response.status_code == 200 and response.json["cached"] is False, response.data[:200]
+        if round_number:
+            series["direct"].append(direct)
+            series["walk"].append(walked - started)
+            series["walk_map"].append(mapped - started)
+            series["request"].append(requested - started_request)
+    return {key: {"fastest_ms": ms(min(values)), "median_ms": ms(median(values))} for key, values in series.items()} \
+        | {"rounds": rounds}
 
 
 def steps(app, item_id: int, repeat: int) -> list[dict]:
