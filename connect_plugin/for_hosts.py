@@ -120,9 +120,11 @@ def update_datasource(datasource_id: int, patch: Mapping[str, Any], *, actor: st
 
 
 def clear_datasource_cache(datasource_id: int, *, actor: str) -> None:
+    """"Clear cache" of one datasource, for the API, the datasource page and hosts."""
     db = session()
     datasource_service.clear_cache(db, datasource_service.get(db, datasource_id), actor=actor)
     db.commit()
+    state().cache.forget_datasource(datasource_id)
 
 
 def connected_item_ids() -> set[int]:

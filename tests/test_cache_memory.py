@@ -194,6 +194,25 @@ def test_searches_share_one_answer_and_simplecache_keeps_no_second_copy(people, 
     assert options(item)["cached"] is False and len(state.cache.memo) == 1
 
 
+def test_clear_cache_frees_the_datasources_answers_at_once_and_keeps_the_others(people, upstream):
+    upstream.route("/api/rows", lambda request: Reply(200, {"Content-Type": "application/json"}, rows_body(500)))
+    client = people.test_client()
+    state = people.extensions["connect"]
+    cleared, kept = (make_datasource(client, upstream.url("/api"), name=name) for name in ("Cleared", "Kept"))
+    items = [make_item(client, ds["id"], name=f"Rows of {ds['name']}", query="/rows") for ds in (cleared, kept)]
+    for item in items:
+        assert client.get(f"/plugins/connect/api/items/{item['id']}/options?project=DEMO",
+                          headers=ALICE).status_code == 200
+    assert len(state.cache.memo) == 2
+    held = state.cache.memo.bytes
+
+    assert client.post(f"/plugins/connect/api/datasources/{cleared['id']}/cache/clear",
+                       headers=ADMIN).status_code == 200
+    assert len(state.cache.memo) == 1 and 0 < state.cache.memo.bytes < held, "freed before any next load"
+    page = client.get(f"/plugins/connect/api/items/{items[1]['id']}/options?project=DEMO", headers=ALICE).json
+    assert page["cached"] is True
+
+
 def test_rss_stays_under_the_bound_under_searches_and_clears(upstream, ca_bundle, tmp_path):
     """A separate process (its RSS is the plugin's alone) on a real HTTPS upstream:
     10 loads of a 50,000-row answer, each after a clear, 50 searches on it and 50

@@ -339,3 +339,8 @@ class ResponseCache:
 
     def clear_local(self) -> None:
         self.memo.clear()
+
+    def forget_datasource(self, datasource_id: int) -> None:
+        """After a datasource's cache was cleared: free what this process holds of it
+        (other processes free theirs at their next load of each key)."""
+        self.memo.drop_datasource(datasource_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from .. import forms
+from .. import for_hosts, forms
 from ..auth_modes import AUTH_MODES
 from ..datasources import DATASOURCE_TYPES
 from ..datasources import service as service
@@ -152,8 +152,7 @@ def datasource_test(datasource_id: int):
 def datasource_cache_clear(datasource_id: int):
     db = session()
     datasource = service.get(db, datasource_id)
-    service.clear_cache(db, datasource, actor=actor())
-    db.commit()
+    for_hosts.clear_datasource_cache(datasource.id, actor=actor())
     flash(f"Cached answers of {datasource.name} cleared.")
     return redirect(url_for(".datasource_detail", datasource_id=datasource.id))
 

@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify, request
 
 from ..datasources import DATASOURCE_TYPES
 from ..datasources import service as service
+from .. import for_hosts
 from ..datasources.connector import test_connection
 from ..state import session, state
 from ..stats.report import parse_hours, stats_for
@@ -64,9 +65,7 @@ def test_datasource(datasource_id: int):
 
 @api_admin
 def clear_datasource_cache(datasource_id: int):
-    db = session()
-    service.clear_cache(db, service.get(db, datasource_id), actor=actor())
-    db.commit()
+    for_hosts.clear_datasource_cache(datasource_id, actor=actor())
     return jsonify({"ok": True})
 
 
