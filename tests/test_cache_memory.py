@@ -154,6 +154,38 @@ def test_a_miss_drops_the_superseded_answers_before_it_loads():
     assert held_while_loading == [0, 0] and len(cache.memo) == 1
 
 
+class _Watched:
+    """An answer that notes, when it is freed, whether the memo's lock was held."""
+
+    def __init__(self, memo: Memo, notes: list[bool]):
+        self.options = [("v", "label")]
+        self._memo, self._notes = memo, notes
+
+    def __del__(self):
+        self._notes.append(self._memo._lock.locked())
+
+
+@pytest.mark.parametrize("how", ["superseded", "evicted", "replaced", "expired", "datasource cleared"])
+def test_answers_are_freed_after_the_memo_lock_is_released(how):
+    """Freeing a large answer takes milliseconds; under the lock every hit of the
+    process would wait for it."""
+    memo, notes = Memo(max_bytes=256 * MIB), []
+    key = lineage_key(generation=0)
+    memo.put(key, _Watched(memo, notes), time.time() + (-1 if how == "expired" else 300), key_lineage(key))
+    if how == "superseded":
+        memo.put(lineage_key(generation=1), answer(1), time.time() + 300, key_lineage(lineage_key(generation=1)))
+    elif how == "evicted":
+        memo.max_bytes = estimate_bytes(answer(1000))
+        memo.put("opt:other", answer(1000), time.time() + 300)
+    elif how == "replaced":
+        memo.put(key, answer(1), time.time() + 300, key_lineage(key))
+    elif how == "expired":
+        assert memo.get(key) is None
+    else:
+        memo.drop_datasource(key_lineage(key).datasource_id)
+    assert notes == [False]
+
+
 def test_a_key_of_the_plugin_carries_its_lineage():
     assert key_lineage(cache_key(7, 3, 2, 5, 9, "https://api/x")) == Lineage(7, 3, 2, 5, 9)
     assert key_lineage("opt:1") is None

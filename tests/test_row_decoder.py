@@ -102,6 +102,11 @@ def test_whenever_the_decoder_answers_it_agrees_with_the_generic_parse(answer, p
         return
     assert as_builtins(rows) == [_only(row, {first, second, "name"})
                                  for row in find_rows(mapping, msgspec.json.decode(raw))]
+    assert_maps_like_the_generic_parse(mapping, raw, rows)
+
+
+def assert_maps_like_the_generic_parse(mapping, raw: bytes, rows) -> None:
+    """The decoded rows give the generic parse's options, or its error."""
     try:
         expected = generic(mapping, raw)
     except Exception as exc:  # noqa: BLE001 - the same error either way
@@ -136,3 +141,43 @@ def test_no_option_from_struct_rows_still_names_the_row_that_does_not_fit():
     with pytest.raises(type(generic_error.value)) as struct_error:
         map_rows(mapping, mapping.decode_rows(raw))
     assert str(struct_error.value) == str(generic_error.value)
+
+
+def test_all_string_answers_decode_typed_and_map_like_the_generic_parse():
+    """The typed branch: every read key a string or missing (""), so the loop reads
+    the attributes without checks; empty values skipped, empty labels replaced."""
+    mapping = compile_mapping("$.items[*]", "${row.id}", "${row.name} [${row.serial}]")
+    raw = body({"items": [{"id": "A-1", "name": "One", "serial": "S1", "other": 5}, {"id": "A-2"},
+                          {"name": "no id"}, {"id": "", "name": "empty id"}, {"id": "A-1", "name": "dup"},
+                          {"id": "é\"}\\\n", "name": "\u2603"}]})
+    rows = mapping.decode_rows(raw)
+    assert {type(row).__name__ for row in rows} == {"TextRow"}
+    assert map_rows(mapping, rows) == generic(mapping, raw) == [
+        ("A-1", "One [S1]"), ("A-2", " []"), ("é\"}\\\n", "\u2603 []")]
+    bare = compile_mapping("$.items[*]", "${row.id}", "${row.name}")
+    assert map_rows(bare, bare.decode_rows(raw))[1] == ("A-2", "A-2")  # an empty label is the value
+
+
+@pytest.mark.parametrize("odd", [1, None, 1.5, True, {"a": 1}, [1]])
+def test_a_page_with_any_other_value_decodes_untyped_and_the_next_pages_still_map_alike(odd):
+    mapping = compile_mapping("$.items[*]", "${row.id}", "${row.name}")
+    pages = [body({"items": [{"id": f"A-{p}-{i}", "name": odd if (p, i) == (0, 3) else f"n{i}"} for i in range(5)]})
+             for p in range(3)]
+    decoded = [mapping.decode_rows(page) for page in pages]
+    assert type(decoded[0][0]).__name__ == "Row"  # the first page fell back
+    for page, rows in zip(pages, decoded):
+        assert map_rows(mapping, rows) == generic(mapping, page)
+    mixed = [row for rows in decoded for row in rows]
+    assert map_rows(mapping, mixed) == [option for page in pages for option in generic(mapping, page)]
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(st.dictionaries(st.sampled_from(["id", "name", "x"]), st.text(max_size=3) | JSON, max_size=3)
+                     | JSON, max_size=6))
+def test_single_key_struct_rows_agree_with_the_generic_parse_typed_or_not(rows):
+    mapping = compile_mapping("$.items[*]", "${row.id}", "${row.name}-${row.x}")
+    raw = body({"items": rows})
+    decoded = mapping.decode_rows(raw)
+    if decoded is None:
+        return
+    assert_maps_like_the_generic_parse(mapping, raw, decoded)

@@ -98,16 +98,17 @@ class Memo:
                 return None
             if entry[0] <= time.time():
                 self._remove(key)
-                return None
+                return None  # the expired answer is freed here, outside the lock
             self._data.move_to_end(key)
             return entry[1]
 
     def put(self, key: str, answer: Answer, expires_at: float, lineage: Lineage | None = None) -> None:
         size = estimate_bytes(answer)  # outside the lock: other threads keep hitting
+        freed = []
         with self._lock:
-            self._remove(key)
+            freed.append(self._remove(key))
             if lineage is not None:
-                self._drop_superseded(lineage)
+                freed += self._drop_superseded(lineage)
             if size > self.max_bytes:
                 return  # served, not kept: it alone would exceed the bound
             self._data[key] = (expires_at, answer)
@@ -117,14 +118,16 @@ class Memo:
                 self._by_item.setdefault(lineage.item_id, set()).add(key)
                 self._by_datasource.setdefault(lineage.datasource_id, set()).add(key)
             if self.bytes > self.max_bytes:
-                self._remove_expired()
+                freed += self._remove_expired()
             while self.bytes > self.max_bytes:
-                self._remove(next(iter(self._data)))
+                freed.append(self._remove(next(iter(self._data))))
+        del freed  # the answers are freed here, outside the lock (see _remove)
 
     def drop_superseded(self, lineage: Lineage) -> None:
         """Drop the entries that ``lineage`` makes unreachable (see :meth:`Lineage.supersedes`)."""
         with self._lock:
-            self._drop_superseded(lineage)
+            freed = self._drop_superseded(lineage)
+        del freed
 
     def drop_datasource(self, datasource_id: int) -> None:
         """Free this process's entries of one datasource now (its "clear cache"). The
@@ -132,8 +135,8 @@ class Memo:
         at the next load of each key, by the user waiting for it (25,000 options
         take a few milliseconds to free)."""
         with self._lock:
-            for key in list(self._by_datasource.get(datasource_id, ())):
-                self._remove(key)
+            freed = [self._remove(key) for key in list(self._by_datasource.get(datasource_id, ()))]
+        del freed
 
     def clear(self) -> None:
         with self._lock:
@@ -144,21 +147,24 @@ class Memo:
             self.bytes = 0
 
     # -- under the lock ---------------------------------------------------------
+    #
+    # Removing returns the answers it removed, for the caller to drop after the lock is
+    # released: freeing 25,000 options takes milliseconds, and every hit of the
+    # process would wait for it on the lock.
 
-    def _drop_superseded(self, lineage: Lineage) -> None:
+    def _drop_superseded(self, lineage: Lineage) -> list[Answer | None]:
         keys = self._by_item.get(lineage.item_id, set()) | self._by_datasource.get(lineage.datasource_id, set())
-        for key in keys:
-            if lineage.supersedes(self._meta[key].lineage):
-                self._remove(key)
+        return [self._remove(key) for key in keys if lineage.supersedes(self._meta[key].lineage)]
 
-    def _remove_expired(self) -> None:
+    def _remove_expired(self) -> list[Answer | None]:
         now = time.time()
-        for key in [key for key, (expires_at, _answer) in self._data.items() if expires_at <= now]:
-            self._remove(key)
+        return [self._remove(key) for key in [key for key, (expires_at, _answer) in self._data.items()
+                                               if expires_at <= now]]
 
-    def _remove(self, key: str) -> None:
-        if self._data.pop(key, None) is None:
-            return
+    def _remove(self, key: str) -> Answer | None:
+        entry = self._data.pop(key, None)
+        if entry is None:
+            return None
         meta = self._meta.pop(key)
         self.bytes -= meta.size
         if meta.lineage is not None:
@@ -168,3 +174,4 @@ class Memo:
                 keys.discard(key)
                 if not keys:
                     del index[owner]
+        return entry[1]

@@ -11,7 +11,14 @@ about 20 ms for the same answer, and less memory while the load runs.
 
 When every placeholder is a single key and the item has no details, the rows stay
 structs (untracked by the garbage collector) and the generated row loop reads their
-attributes (``row_loop``): no dict is built per row at all. Otherwise they become
+attributes (``row_loop``): no dict is built per row at all. Such a page is first
+decoded into structs whose keys are typed ``str`` (``TextRow``, a missing key ``""``):
+ids, names and emails nearly always are strings, and then decoding is about a third
+cheaper and the loop needs no check of a value's type. A page with any other value at
+a read key (a number, null, an object, a row that is not an object) fails that decode
+at its first such value and is decoded again with untyped keys; after such a failure
+the typed decode is skipped for the next ``TYPED_RETRY`` pages, so an API with
+numeric ids costs a failed attempt only now and then. Otherwise they become
 dicts. Either way they are the rows the generic path gives (``parse_json`` +
 ``find_rows``) with the unread keys left out, so the options are identical. Whatever this decoder does
 not model answers None and the caller takes the generic path, which also words
@@ -36,12 +43,18 @@ _UNSET = msgspec.UNSET
 UNSET = _UNSET  # a struct row's value for a key its object did not have
 
 
+# Pages decoded untyped after the typed decode failed, before it is tried again.
+TYPED_RETRY = 64
+
+
 @dataclass(frozen=True)
 class StructRows:
-    """How struct rows look: their class, and the attribute that holds each key."""
+    """How struct rows look: their classes (untyped; every key ``str``), and the
+    attribute that holds each key (the same in both)."""
 
     row_class: type
     attribute: dict[str, str]
+    text_class: type | None = None
 
 
 def as_builtins(rows: list[Any]) -> list[Any]:
@@ -74,21 +87,35 @@ def compile_row_decoder(path: str, placeholders: Iterable[tuple[str | int, ...]]
         if placeholder[0] not in keys:
             keys.append(placeholder[0])
 
+    rename = {f"k{i}": key for i, key in enumerate(keys)}
     # gc=False: decoded JSON cannot refer back to a row, so rows cannot form cycles.
-    row = msgspec.defstruct("Row", [(f"k{i}", object, _UNSET) for i in range(len(keys))],
-                            rename={f"k{i}": key for i, key in enumerate(keys)}, gc=False)
+    row = msgspec.defstruct("Row", [(f"k{i}", object, _UNSET) for i in range(len(keys))], rename=rename, gc=False)
     # Anything but an object is kept as it is: the row loop renders such rows itself.
-    level: Any = list[row | list | str | int | float | bool | None]
-    for index, name in enumerate(reversed(names)):
-        level = msgspec.defstruct(f"Level{index}", [("k", level, _UNSET)], rename={"k": name})
-    decoder = msgspec.json.Decoder(level)
+    decoder = _decoder(list[row | list | str | int | float | bool | None], names)
     depth = len(names)
+    text_row = text_decoder = None
+    if struct_rows:
+        text_row = msgspec.defstruct("TextRow", [(f"k{i}", str, "") for i in range(len(keys))], rename=rename,
+                                     gc=False)
+        text_decoder = _decoder(list[text_row], names)
+    skipped = [TYPED_RETRY]  # pages since the typed decode failed; shared by threads, only a hint
 
     def decode_rows(body: bytes) -> list[Any] | None:
-        try:
-            found = decoder.decode(body)
-        except Exception:  # noqa: BLE001 - not JSON, another shape, too deep: the generic path says
-            return None
+        found: Any = None
+        if text_decoder is not None and skipped[0] >= TYPED_RETRY:
+            try:
+                found = text_decoder.decode(body)
+            except msgspec.ValidationError:  # a value that is not a string: the untyped decode
+                skipped[0] = 0
+            except Exception:  # noqa: BLE001 - not JSON, too deep: the generic path says
+                return None
+        elif text_decoder is not None:
+            skipped[0] += 1
+        if found is None:
+            try:
+                found = decoder.decode(body)
+            except Exception:  # noqa: BLE001 - not JSON, another shape, too deep: the generic path says
+                return None
         for _ in range(depth):
             found = found.k
             if found is _UNSET:
@@ -97,5 +124,14 @@ def compile_row_decoder(path: str, placeholders: Iterable[tuple[str | int, ...]]
             return None  # find_rows unwraps a lone inner array
         return found if struct_rows else msgspec.to_builtins(found)
 
-    shape = StructRows(row, {key: f"k{i}" for i, key in enumerate(keys)}) if struct_rows else None
+    shape = StructRows(row, {key: f"k{i}" for i, key in enumerate(keys)}, text_row) if struct_rows else None
     return decode_rows, shape
+
+
+def _decoder(rows: Any, names: list[str]) -> msgspec.json.Decoder:
+    """A decoder of the objects along ``names`` down to ``rows``, each level a
+    struct of its one key."""
+    level = rows
+    for index, name in enumerate(reversed(names)):
+        level = msgspec.defstruct(f"Level{index}", [("k", level, _UNSET)], rename={"k": name})
+    return msgspec.json.Decoder(level)

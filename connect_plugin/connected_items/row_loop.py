@@ -11,7 +11,9 @@ locals), never as source text.
 For rows the row decoder gave as structs (``row_decoder.StructRows``) a second
 branch reads each key as an attribute (``row.k0``: names the decoder chose, never
 the admin's text); a key the row's object did not have is ``UNSET`` there and
-renders as a missing key does, ``""``.
+renders as a missing key does, ``""``. Rows of the decoder's ``TextRow`` class hold
+only strings (a missing key is ``""``), so their branch, tried first, reads the
+attributes into the f-string with no check at all.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ def _render_struct_value(value: Any) -> str:
 
 
 def _template_source(template: RowTemplate, target: str, prefix: str, namespace: dict[str, Any],
-                     structs: StructRows | None = None) -> list[str]:
+                     structs: StructRows | None = None, text: bool = False) -> list[str]:
     """Lines that set ``target`` to the template's text for ``row``, a dict (or with
-    ``structs``, a struct row, whose placeholders are all single keys)."""
+    ``structs``, a struct row, whose placeholders are all single keys; with ``text``
+    too, a struct row whose values are all strings)."""
     lines: list[str] = []
     pieces: list[str] = []
     for index, part in enumerate(template.parts):
@@ -42,6 +45,9 @@ def _template_source(template: RowTemplate, target: str, prefix: str, namespace:
             pieces.append(name)
             continue
         var = f"_{prefix}{index}"
+        if text:
+            pieces.append(f"row.{structs.attribute[part.steps[0]]}")
+            continue
         if structs is not None:
             lines.append(f"{var} = row.{structs.attribute[part.steps[0]]}")
             pieces.append(f"({var} if {var}.__class__ is _str else _rsu({var}))")
@@ -70,15 +76,25 @@ def compile_rows(value: RowTemplate, label: RowTemplate, same: bool,
     (empty values skipped, the first of a value kept, an empty label replaced by the
     value; the label is rendered only for a row that is kept)."""
     namespace: dict[str, Any] = {"_rs": render_scalar, "_render_value": value.render, "_render_label": label.render}
-    if structs is not None:
-        namespace.update(_rsu=_render_struct_value, _Row=structs.row_class)
     src = ["def map_rows(rows, _str=str, _dict=dict, {locals}):",
            "    seen = set()",
            "    add = seen.add",
            "    out = []",
            "    append = out.append",
-           "    for row in rows:",
-           "        if row.__class__ is _dict:"]
+           "    for row in rows:"]
+    if structs is not None:
+        namespace.update(_rsu=_render_struct_value, _Row=structs.row_class)
+    if structs is not None and structs.text_class is not None:
+        namespace["_TextRow"] = structs.text_class
+        src += ["        if row.__class__ is _TextRow:"]
+        src += ["            " + line for line in _template_source(value, "value", "tv", namespace, structs, True)]
+        src += ["            if not value or value in seen:",
+                "                continue"]
+        if not same:
+            src += ["            " + line for line in _template_source(label, "label", "tl", namespace, structs, True)]
+        src += ["        elif row.__class__ is _dict:"]
+    else:
+        src += ["        if row.__class__ is _dict:"]
     src += ["            " + line for line in _template_source(value, "value", "v", namespace)]
     src += ["            if not value or value in seen:",
             "                continue"]

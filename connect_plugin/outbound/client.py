@@ -239,16 +239,23 @@ class OutboundClient:
         return headers
 
     def _prepare(self, call: Call, hop: _Hop, walk: _Walk) -> requests.PreparedRequest:
+        """``Request.prepare()`` without its URL, cookie and auth steps: the hop's URL
+        is already built and checked (``_first_hop``, ``_next_hop``; it never holds
+        a user name, ``urls.check_url``), this client keeps no cookies, and credentials
+        are the auth headers. Re-parsing the URL per hop was a tenth of a page's cost
+        in the client."""
+        prepared = requests.PreparedRequest()
         try:
-            prepared = requests.Request(hop.method, hop.url, headers=self._hop_headers(hop, walk),
-                                        data=hop.body).prepare()
+            prepared.prepare_method(hop.method)
+            prepared.url = hop.url  # as built: requests' path normalisation is not applied
+            prepared.prepare_headers(self._hop_headers(hop, walk))
+            prepared.prepare_body(hop.body, None)
         except (requests.RequestException, ValueError, UnicodeError) as exc:
             # Never echo the exception: it may quote a header value.
             raise InsecureURL(
                 f"{call.source}: the request to {self._redact_url(call, hop.url, walk.secret_params)} "
                 f"could not be prepared ({type(exc).__name__})"
             ) from None
-        prepared.url = hop.url  # as built: requests' path normalisation is undone
         return prepared
 
     def _next_hop(self, call: Call, hop: _Hop, walk: _Walk, response: requests.Response) -> _Hop | None:
