@@ -76,11 +76,11 @@ def compile_rows(value: RowTemplate, label: RowTemplate, same: bool,
     (empty values skipped, the first of a value kept, an empty label replaced by the
     value; the label is rendered only for a row that is kept)."""
     namespace: dict[str, Any] = {"_rs": render_scalar, "_render_value": value.render, "_render_label": label.render}
+    # One dict of the kept options, value -> label: one store per option where a set
+    # of the values seen and a list of tuples took three operations; its items are
+    # the options in the order of their rows, the tuples built in C.
     src = ["def map_rows(rows, _str=str, _dict=dict, {locals}):",
-           "    seen = set()",
-           "    add = seen.add",
-           "    out = []",
-           "    append = out.append",
+           "    kept = {}",
            "    for row in rows:"]
     if structs is not None:
         namespace.update(_rsu=_render_struct_value, _Row=structs.row_class)
@@ -88,7 +88,7 @@ def compile_rows(value: RowTemplate, label: RowTemplate, same: bool,
         namespace["_TextRow"] = structs.text_class
         src += ["        if row.__class__ is _TextRow:"]
         src += ["            " + line for line in _template_source(value, "value", "tv", namespace, structs, True)]
-        src += ["            if not value or value in seen:",
+        src += ["            if not value or value in kept:",
                 "                continue"]
         if not same:
             src += ["            " + line for line in _template_source(label, "label", "tl", namespace, structs, True)]
@@ -96,26 +96,25 @@ def compile_rows(value: RowTemplate, label: RowTemplate, same: bool,
     else:
         src += ["        if row.__class__ is _dict:"]
     src += ["            " + line for line in _template_source(value, "value", "v", namespace)]
-    src += ["            if not value or value in seen:",
+    src += ["            if not value or value in kept:",
             "                continue"]
     if not same:
         src += ["            " + line for line in _template_source(label, "label", "l", namespace)]
     if structs is not None:
         src += ["        elif row.__class__ is _Row:"]
         src += ["            " + line for line in _template_source(value, "value", "sv", namespace, structs)]
-        src += ["            if not value or value in seen:",
+        src += ["            if not value or value in kept:",
                 "                continue"]
         if not same:
             src += ["            " + line for line in _template_source(label, "label", "sl", namespace, structs)]
     src += ["        else:",
             "            value = _render_value(row)",
-            "            if not value or value in seen:",
+            "            if not value or value in kept:",
             "                continue"]
     if not same:
         src += ["            label = _render_label(row)"]
-    src += ["        add(value)",
-            "        append((value, value))" if same else "        append((value, label or value))",
-            "    return out"]
+    src += ["        kept[value] = value" if same else "        kept[value] = label or value",
+            "    return list(kept.items())"]
     # Every name of the namespace is bound as a default argument: a fast local in the loop.
     src[0] = src[0].format(locals=", ".join(f"{name}={name}" for name in namespace))
     source = "\n".join(src) + "\n"
