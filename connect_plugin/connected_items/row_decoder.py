@@ -80,13 +80,9 @@ def compile_row_decoder(path: str, placeholders: Iterable[tuple[str | int, ...]]
     names = steps[:-1] if wildcard else steps
     if any(type(step) is not str for step in names):
         return None
-    keys: list[str] = []
-    for placeholder in placeholders:
-        if not placeholder or type(placeholder[0]) is not str:
-            return None
-        if placeholder[0] not in keys:
-            keys.append(placeholder[0])
-
+    keys = _row_keys(placeholders)
+    if keys is None:
+        return None
     rename = {f"k{i}": key for i, key in enumerate(keys)}
     # gc=False: decoded JSON cannot refer back to a row, so rows cannot form cycles.
     row = msgspec.defstruct("Row", [(f"k{i}", object, _UNSET) for i in range(len(keys))], rename=rename, gc=False)
@@ -126,6 +122,18 @@ def compile_row_decoder(path: str, placeholders: Iterable[tuple[str | int, ...]]
 
     shape = StructRows(row, {key: f"k{i}" for i, key in enumerate(keys)}, text_row) if struct_rows else None
     return decode_rows, shape
+
+
+def _row_keys(placeholders: Iterable[tuple[str | int, ...]]) -> list[str] | None:
+    """The row keys the placeholders read first, in order, once each; None when one
+    reads the whole row or an index of it, which a struct cannot model."""
+    keys: list[str] = []
+    for placeholder in placeholders:
+        if not placeholder or type(placeholder[0]) is not str:
+            return None
+        if placeholder[0] not in keys:
+            keys.append(placeholder[0])
+    return keys
 
 
 def _decoder(rows: Any, names: list[str]) -> msgspec.json.Decoder:
