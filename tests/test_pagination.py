@@ -243,6 +243,31 @@ def test_a_failure_on_page_three_caches_nothing(api):
     assert options(client, item["id"]).json["cached"] is True
 
 
+def test_pages_map_as_one_answer_a_value_repeated_on_a_later_page_keeps_its_first_label(api):
+    client, upstream = api
+    pages = {1: [{"id": "A", "name": "Alpha"}, {"id": "B", "name": "Beta"}, {"id": "", "name": "no id"}],
+             2: [{"id": "B", "name": "Beta again"}, {"id": "C", "name": ""}, {"id": "D", "name": "Delta"}],
+             3: [{"id": "A", "name": "Alpha again"}]}
+    upstream.route("/api/rows", lambda request: Json(pages.get(int(request.param("page")), [])))
+    ds = paged_datasource(client, upstream, {"mode": "page", "page_param": "page", "page_size": 3})
+    item = make_item(client, ds["id"], query="/rows", options=ITEM_OPTIONS)
+    body = options(client, item["id"]).json
+    assert [(o["value"], o["label"]) for o in body["options"]] == [("A", "Alpha"), ("B", "Beta"), ("C", "C"),
+                                                                   ("D", "Delta")]
+    assert body["total"] == 4 and len(upstream.requests) == 3
+
+
+def test_a_value_template_that_fits_no_row_of_any_page_names_the_row_counted_across_pages(api):
+    client, upstream = api
+    pages = {1: [{"id": None}] * 3, 2: [{"id": "text"}, {"id": None}]}
+    upstream.route("/api/rows", lambda request: Json(pages.get(int(request.param("page")), [])))
+    ds = paged_datasource(client, upstream, {"mode": "page", "page_param": "page", "page_size": 3})
+    item = make_item(client, ds["id"], query="/rows", options={"path": "$[*]", "value": "${row.id.code}"})
+    response = options(client, item["id"])
+    assert response.status_code == 502
+    assert "${row.id.code} cannot be read from row 4 of the path $[*]" in response.json["error"]
+
+
 def test_reaching_max_pages_is_not_an_error_but_truncated_and_cached_so(api):
     client, upstream = api
     upstream.route("/api/issues", github_issues(upstream, per_page=2))

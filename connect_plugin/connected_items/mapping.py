@@ -47,7 +47,8 @@ Speed
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +58,7 @@ from .row_decoder import RowDecoder, as_builtins, compile_row_decoder
 from .row_loop import compile_rows
 from .templates import MISMATCH, RowTemplate, TemplateError, compile_template
 
-__all__ = ["MAX_DETAILS", "Option", "OptionMapping", "compile_mapping", "find_rows", "map_options", "map_rows",
+__all__ = ["MAX_DETAILS", "Option", "OptionCollector", "OptionMapping", "compile_mapping", "find_rows", "map_options", "map_rows",
            "option_json"]
 
 
@@ -74,6 +75,9 @@ class OptionMapping:
     details: tuple[tuple[str, RowTemplate], ...] = ()
     # Rows straight from an answer's bytes, with only the keys read (None: parse it all).
     decode_rows: RowDecoder | None = None
+    # fill(rows, kept): the row loop adding options to kept (value -> label); None
+    # when the options carry details, which are read from all the rows at the end.
+    fill: Callable[[Any, dict[str, str]], None] | None = None
 
 
 def _field_error(field: str, message: str) -> ValidationError:
@@ -137,12 +141,14 @@ def compile_mapping(path: str, value_template: str, label_template: str,
     structs_fit = not compiled_details and all(len(steps) == 1 and type(steps[0]) is str for steps in placeholders)
     decoder = compile_row_decoder(path, placeholders, struct_rows=structs_fit)
     decode_rows, structs = decoder if decoder is not None else (None, None)
-    map_rows = compile_rows(value, label, label is value, structs)
+    loop = compile_rows(value, label, label is value, structs)
+    map_rows: Callable[[Any], list[Option]] = loop
     if compiled_details:
-        map_rows = functools.partial(_rows_with_details, map_rows, value, compiled_details)
+        map_rows = functools.partial(_rows_with_details, loop, value, compiled_details)
     return OptionMapping(path=path, value_template=value_template, label_template=label_template,
                          find=find, fast=fast, value=value, label=label, map_rows=map_rows,
-                         details=compiled_details, decode_rows=decode_rows)
+                         details=compiled_details, decode_rows=decode_rows,
+                         fill=None if compiled_details else loop.fill)
 
 
 def _compile_details(details: tuple[tuple[str, str], ...]) -> tuple[tuple[str, RowTemplate], ...]:
@@ -231,16 +237,61 @@ def find_rows(mapping: OptionMapping, data: Any, *, source: str = "the answer") 
 
 def map_rows(mapping: OptionMapping, rows: list[Any], *, source: str = "the answer") -> list[Option]:
     """The options of ``rows`` (of one answer, or of every page of one), unique by value."""
-    try:
+    with _mapping_errors(source):
         options = mapping.map_rows(rows)
+    if not options and rows:
+        _raise_mismatch(mapping, rows, source)
+    return options
+
+
+class OptionCollector:
+    """The options of an answer read page by page: :meth:`add` maps each page's rows
+    as it arrives (while they are still in the CPU's cache, and with no list of every
+    page's rows), into one dict, so options stay unique by value across the pages.
+    The result is :func:`map_rows` of all the rows, in order. Rows are kept only
+    while no option came of them, for the explanation when none ever does (and, for
+    an item with details, all of them: its details are read at the end)."""
+
+    def __init__(self, mapping: OptionMapping, source: str):
+        self.mapping = mapping
+        self.source = source
+        self.kept: dict[str, str] = {}
+        self.unmapped: list[Any] = []
+
+    def add(self, rows: list[Any]) -> None:
+        fill = self.mapping.fill
+        if fill is None:
+            self.unmapped.extend(rows)
+            return
+        with _mapping_errors(self.source):
+            fill(rows, self.kept)
+        if not self.kept:
+            self.unmapped.extend(rows)
+
+    def options(self) -> list[Option]:
+        if self.mapping.fill is None:
+            return map_rows(self.mapping, self.unmapped, source=self.source)
+        options = list(self.kept.items())
+        if not options and self.unmapped:
+            _raise_mismatch(self.mapping, self.unmapped, self.source)
+        return options
+
+
+@contextmanager
+def _mapping_errors(source: str) -> Iterator[None]:
+    """A failure of the row loop as BadUpstreamData naming the datasource."""
+    try:
+        yield
     except BadUpstreamData as exc:
         raise BadUpstreamData(f"{source}: {exc.message}") from None
     except RecursionError:
         raise BadUpstreamData(f"{source}: the answer is nested too deeply to be mapped") from None
 
-    if not options and rows:
-        # Struct rows (row_decoder) as dicts: the explanation reads them with the templates' getters.
-        error = _explain_mismatch(mapping, as_builtins(rows) if mapping.decode_rows is not None else rows, source)
-        if error is not None:
-            raise error
-    return options
+
+def _raise_mismatch(mapping: OptionMapping, rows: list[Any], source: str) -> None:
+    """When rows gave no option: the error naming the first row the value template
+    cannot be read from, if there is one (else no options is the answer)."""
+    # Struct rows (row_decoder) as dicts: the explanation reads them with the templates' getters.
+    error = _explain_mismatch(mapping, as_builtins(rows) if mapping.decode_rows is not None else rows, source)
+    if error is not None:
+        raise error

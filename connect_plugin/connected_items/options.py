@@ -25,7 +25,7 @@ from ..models import ConnectedItem
 from ..state import release_before_wait
 from .catalogue import item_id_of
 from .item_request import compile_request, evaluate_body, evaluate_headers
-from .mapping import Option, compile_mapping, find_rows, map_rows, option_json
+from .mapping import Option, OptionCollector, compile_mapping, find_rows, option_json
 from .query import evaluate, parse_query
 from .variables import Value, build_values
 
@@ -107,11 +107,12 @@ def fetch_options(state: "ConnectState", evaluated: Evaluated) -> CachedAnswer:
     datasource = item.datasource
     connector = Connector.for_datasource(state, datasource)
     mapping = compile_mapping(*item.mapping_spec())
+    collector = OptionCollector(mapping, datasource.name)
     with state.metrics.upstream_call(datasource.name, datasource.id):
         pages = connector.get_pages(evaluated.url, item_pagination(item), parts=evaluated.parts,
-                                    decode_rows=mapping.decode_rows,
+                                    decode_rows=mapping.decode_rows, take_rows=collector.add,
                                     rows_of=lambda data: find_rows(mapping, data, source=datasource.name))
-        options = map_rows(mapping, pages.rows, source=datasource.name)
+        options = collector.options()
     return CachedAnswer(options, time.time(), truncated=pages.truncated)
 
 

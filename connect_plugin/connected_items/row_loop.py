@@ -14,6 +14,10 @@ the admin's text); a key the row's object did not have is ``UNSET`` there and
 renders as a missing key does, ``""``. Rows of the decoder's ``TextRow`` class hold
 only strings (a missing key is ``""``), so their branch, tried first, reads the
 attributes into the f-string with no check at all.
+
+The generated function fills a dict (value -> label) given by the caller, so the
+pages of one answer can be mapped one by one into one set of options, each while
+its rows are still in the CPU's cache, with the same results as one list of all.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any
 from .row_decoder import UNSET, StructRows
 from .templates import RowTemplate, render_scalar
 
-__all__ = ["compile_rows"]
+__all__ = ["RowLoop", "compile_rows"]
 
 
 def _render_struct_value(value: Any) -> str:
@@ -70,17 +74,33 @@ def _template_source(template: RowTemplate, target: str, prefix: str, namespace:
     return lines
 
 
-def compile_rows(value: RowTemplate, label: RowTemplate, same: bool,
-                 structs: StructRows | None = None) -> Callable[[Any], list[tuple[str, str]]]:
-    """``map_rows(rows)``: each row's (value, label) with :func:`map_options`'s rules
+class RowLoop:
+    """``loop(rows)``: each row's (value, label) with :func:`map_options`'s rules
     (empty values skipped, the first of a value kept, an empty label replaced by the
-    value; the label is rendered only for a row that is kept)."""
+    value; the label is rendered only for a row that is kept). ``loop.fill(rows,
+    kept)`` adds the options of more rows to ``kept`` (value -> label), so rows met
+    later (on later pages) keep the same rules across all of them."""
+
+    __slots__ = ("fill", "source")
+
+    def __init__(self, fill: Callable[[Any, dict[str, str]], None], source: str):
+        self.fill = fill
+        self.source = source
+
+    def __call__(self, rows: Any) -> list[tuple[str, str]]:
+        kept: dict[str, str] = {}
+        self.fill(rows, kept)
+        return list(kept.items())
+
+
+def compile_rows(value: RowTemplate, label: RowTemplate, same: bool,
+                 structs: StructRows | None = None) -> RowLoop:
+    """The row loop of a mapping's value and label templates (see :class:`RowLoop`)."""
     namespace: dict[str, Any] = {"_rs": render_scalar, "_render_value": value.render, "_render_label": label.render}
     # One dict of the kept options, value -> label: one store per option where a set
     # of the values seen and a list of tuples took three operations; its items are
     # the options in the order of their rows, the tuples built in C.
-    src = ["def map_rows(rows, _str=str, _dict=dict, {locals}):",
-           "    kept = {}",
+    src = ["def fill(rows, kept, _str=str, _dict=dict, {locals}):",
            "    for row in rows:"]
     if structs is not None:
         namespace.update(_rsu=_render_struct_value, _Row=structs.row_class)
@@ -113,12 +133,9 @@ def compile_rows(value: RowTemplate, label: RowTemplate, same: bool,
             "                continue"]
     if not same:
         src += ["            label = _render_label(row)"]
-    src += ["        kept[value] = value" if same else "        kept[value] = label or value",
-            "    return list(kept.items())"]
+    src += ["        kept[value] = value" if same else "        kept[value] = label or value"]
     # Every name of the namespace is bound as a default argument: a fast local in the loop.
     src[0] = src[0].format(locals=", ".join(f"{name}={name}" for name in namespace))
     source = "\n".join(src) + "\n"
     exec(compile(source, "<connect mapping>", "exec"), namespace)  # noqa: S102 - see above
-    map_rows = namespace["map_rows"]
-    map_rows.source = source
-    return map_rows
+    return RowLoop(namespace["fill"], source)

@@ -22,7 +22,7 @@ from ..models import Datasource
 from ..outbound import OutboundClient, Redactor, UpstreamResponse, raise_for_status, redact_known
 from . import get_type
 from . import headers as custom_headers
-from .pagination import PageRecord, Pages, RowDecoder, RowsOf, read_pages
+from .pagination import PageRecord, Pages, RowDecoder, RowsOf, TakeRows, read_pages
 from .secrets import ObtainedSecrets, decrypt_secrets
 
 if TYPE_CHECKING:
@@ -95,15 +95,15 @@ class Connector:
 
     def get_pages(self, url: str, pagination: dict[str, Any], *, rows_of: RowsOf,
                   records: list[PageRecord] | None = None, parts: "CallParts | None" = None,
-                  decode_rows: RowDecoder | None = None) -> Pages:
+                  decode_rows: RowDecoder | None = None, take_rows: TakeRows | None = None) -> Pages:
         """Every page of the answer at ``url`` (:mod:`.pagination`): one slot, one
         deadline and one size cap for all of them; each page is sent with ``parts``.
-        ``decode_rows`` reads a page's rows from its bytes when it can (see
-        ``read_pages``)."""
+        ``decode_rows`` reads a page's rows from its bytes when it can, ``take_rows``
+        receives them page by page (see ``read_pages``)."""
         with self.limiter.slot(self.datasource.id, self.limits.max_concurrent, self.source):
             self.context.start()
             return read_pages(functools.partial(self._get_page, parts=parts or PLAIN_GET), url, pagination,
-                              rows_of=rows_of, decode_rows=decode_rows, source=self.source,
+                              rows_of=rows_of, decode_rows=decode_rows, take_rows=take_rows, source=self.source,
                               max_bytes=self.client.policy.max_response_bytes, records=records,
                               redact=self.redact)
 

@@ -78,16 +78,21 @@ RowsOf = Callable[[Any], list[Any]]
 # it cannot tell; then the page is parsed and given to rows_of.
 # The modes that read the next page's place from the page's body need all of it.
 BODY_MODES = ("next_url", "cursor")
+# take_rows(rows): one page's rows, in order, for a caller that uses them page by page.
+TakeRows = Callable[[list[Any]], None]
 
 
 def read_pages(get_page: GetPage, url: str, pagination: dict[str, Any], *, rows_of: RowsOf, source: str,
                max_bytes: int, records: list[PageRecord] | None = None,
-               redact: Callable[[str], str] = lambda text: text, decode_rows: RowDecoder | None = None) -> Pages:
+               redact: Callable[[str], str] = lambda text: text, decode_rows: RowDecoder | None = None,
+               take_rows: TakeRows | None = None) -> Pages:
     """Every page of the answer at ``url``; ``records`` (when given) receives each
     page as it is read, also when a later page fails. ``redact`` masks URLs for
-    messages and records before the first answer (which masks its own)."""
+    messages and records before the first answer (which masks its own). With
+    ``take_rows`` each page's rows go to it as the page is read (a failure there
+    fails that page), and ``Pages.rows`` stays empty."""
     walk = _Walk(pagination, url, source, max_bytes, records if records is not None else [], redact)
-    return walk.run(get_page, rows_of, decode_rows if walk.mode not in BODY_MODES else None)
+    return walk.run(get_page, rows_of, decode_rows if walk.mode not in BODY_MODES else None, take_rows)
 
 
 class _Walk:
@@ -109,8 +114,10 @@ class _Walk:
         self.next_finders = {name: _finder(self.spec[name]) for name in ("next_path", "cursor_path")
                              if self.spec.get(name)}
 
-    def run(self, get_page: GetPage, rows_of: RowsOf, decode_rows: RowDecoder | None) -> Pages:
+    def run(self, get_page: GetPage, rows_of: RowsOf, decode_rows: RowDecoder | None,
+            take_rows: TakeRows | None) -> Pages:
         rows: list[Any] = []
+        take = take_rows or rows.extend
         first: UpstreamResponse | None = None
         url: str | None = self._numbered_url(0)
         number = 0
@@ -129,7 +136,7 @@ class _Walk:
                     data = parse_json(response.body, self.source)
                     found = rows_of(data)
                 record.rows = len(found)
-                rows.extend(found)
+                take(found)
                 first = first or response
                 if not found:
                     break
