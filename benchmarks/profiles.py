@@ -154,7 +154,7 @@ def paging_steps(app, client, world, rounds: int) -> dict:
             Connector.for_datasource(state, item.datasource).get_pages(
                 url, item_pagination(item), decode_rows=mapping.decode_rows, take_rows=collector.add,
                 rows_of=lambda data: find_rows(mapping, data))
-            collector.options()
+            collector.kept_options()
             mapped = time.perf_counter()
         del collector
         direct = _direct(http, url)[0]
@@ -180,7 +180,7 @@ def steps(app, item_id: int, repeat: int) -> list[dict]:
     from connect_plugin.models import ConnectedItem
     from connect_plugin.connected_items.query import join_url
     from connect_plugin.caching.memo import estimate_bytes
-    from connect_plugin.caching.response_cache import CachedAnswer
+    from connect_plugin.caching.answer import CachedAnswer
 
     state = app.extensions["connect"]
     with app.app_context():

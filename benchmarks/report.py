@@ -516,7 +516,7 @@ ISSUE_17 = [
     "- Nothing is cached across requests, so permissions stay as fresh as before: a membership removed or "
     "given, or an issue edited, is seen by the next options request (`tests/test_options_host_reads.py`).",
     "- *Search `q` on a cached answer.* Before: a Python test per label over the case-folded list (50,000 "
-    "iterations for any needle). After: `response_cache.LabelIndex`, built on the first search of an entry: "
+    "iterations for any needle). After: `caching/answer.LabelIndex`, built on the first search of an entry: "
     "the folded labels joined into one string (each ended by NUL) with an array of offsets; a narrow needle is "
     "one regular-expression scan in C that jumps to the end of each matching label (offset to index by "
     "bisection), a broad one (held by more than a quarter of an evenly spaced sample of 512 labels) keeps the "

@@ -18,7 +18,8 @@ import orjson
 import pytest
 
 from connect_plugin.caching.memo import Lineage, Memo, estimate_bytes
-from connect_plugin.caching.response_cache import CachedAnswer, cache_key, key_lineage
+from connect_plugin.caching.answer import CachedAnswer
+from connect_plugin.caching.response_cache import cache_key, key_lineage
 from tests.conftest import ADMIN, ALICE, make_datasource, make_item
 from tests.support.https_servers import Json, Reply
 
@@ -43,14 +44,18 @@ def lineage_key(item=1, item_version=1, ds=1, ds_version=1, generation=0, url="h
 # --- the estimate --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("details", [False, True])
-def test_the_size_estimate_is_close_to_what_the_answer_holds(details):
+@pytest.mark.parametrize("kept", ["tuples", "details", "dict"])
+def test_the_size_estimate_is_close_to_what_the_answer_holds(kept):
     tracemalloc.start()
     try:
-        options = [(f"A-{i:05d}", f"Asset {i:05d} of team {i % 97}", {"Serial": f"SN{i:07d}", "Room": f"R{i % 50}"})
-                   if details else (f"A-{i:05d}", f"Asset {i:05d} of team {i % 97}") for i in range(ROWS)]
+        if kept == "dict":  # as a first load keeps it (the row loop's value -> label)
+            options = {f"A-{i:05d}": f"Asset {i:05d} of team {i % 97}" for i in range(ROWS)}
+        else:
+            options = [(f"A-{i:05d}", f"Asset {i:05d} of team {i % 97}", {"Serial": f"SN{i:07d}", "Room": f"R{i % 50}"})
+                       if kept == "details" else (f"A-{i:05d}", f"Asset {i:05d} of team {i % 97}") for i in range(ROWS)]
         built = CachedAnswer(options, time.time())
         built.label_index()
+        built.at([0])  # a search's hit: the dict's keys by position
         held, _peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -154,11 +159,11 @@ def test_a_miss_drops_the_superseded_answers_before_it_loads():
     assert held_while_loading == [0, 0] and len(cache.memo) == 1
 
 
-class _Watched:
+class _Watched(CachedAnswer):
     """An answer that notes, when it is freed, whether the memo's lock was held."""
 
     def __init__(self, memo: Memo, notes: list[bool]):
-        self.options = [("v", "label")]
+        super().__init__({"v": "label"}, time.time())
         self._memo, self._notes = memo, notes
 
     def __del__(self):

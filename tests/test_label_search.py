@@ -9,7 +9,7 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connect_plugin.caching.response_cache import CachedAnswer, LabelIndex
+from connect_plugin.caching.answer import CachedAnswer, LabelIndex
 from connect_plugin.connected_items.options import select_page
 
 

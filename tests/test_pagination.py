@@ -415,7 +415,7 @@ def test_a_datasource_stores_its_pagination_with_defaults(people):
 
 
 def test_truncated_survives_the_pickled_form_the_shared_cache_stores():
-    from connect_plugin.caching.response_cache import CachedAnswer
+    from connect_plugin.caching.answer import CachedAnswer
 
     answer = pickle.loads(pickle.dumps(CachedAnswer([("1", "One")], 5.0, truncated=True)))
     assert answer.truncated is True and answer.options == [("1", "One")]

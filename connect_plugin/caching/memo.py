@@ -45,26 +45,31 @@ class Lineage(NamedTuple):
 
 
 class Answer(Protocol):
-    options: list[tuple]
+    """What the memo stores (``answer.CachedAnswer``)."""
+
+    def __len__(self) -> int: ...
+
+    def sample(self, count: int) -> list[tuple]: ...
+
+    def container_bytes(self) -> int: ...
 
 
 def estimate_bytes(answer: Answer) -> int:
     """The bytes an answer holds in this process, case-folded labels included (they
-    are built on the first search): the list, each option's tuple, its strings and
-    its details, from an evenly spaced sample of the options."""
-    options = answer.options
-    count = len(options)
-    total = sys.getsizeof(answer) + sys.getsizeof(options) + sys.getsizeof([]) + _POINTER * count
+    are built on the first search): what holds its options, and each option's strings
+    and details, from an evenly spaced sample of the options."""
+    count = len(answer)
+    total = sys.getsizeof(answer) + answer.container_bytes() + sys.getsizeof([]) + _POINTER * count
     if not count:
         return total
-    sample = options[::max(1, count // SIZE_SAMPLE)]
+    sample = answer.sample(SIZE_SAMPLE)
     sampled = sum(map(_option_bytes, sample))
     return total + sampled * count // len(sample)
 
 
 def _option_bytes(option: tuple) -> int:
     # The label, its folded copy, and the copy joined into the LabelIndex with its offset.
-    size = sys.getsizeof(option) + sys.getsizeof(option[0]) + 2 * sys.getsizeof(option[1]) + len(option[1]) + 9
+    size = sys.getsizeof(option[0]) + 2 * sys.getsizeof(option[1]) + len(option[1]) + 9
     if len(option) > 2 and isinstance(option[2], dict):
         details = option[2]
         size += sys.getsizeof(details) + sum(sys.getsizeof(text) for text in details.values())

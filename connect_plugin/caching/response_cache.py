@@ -18,22 +18,18 @@ the plugin keeps answering with direct calls and logs one warning per interval.
 from __future__ import annotations
 
 import hashlib
-from array import array
-from bisect import bisect_right
-from itertools import accumulate
 import logging
 import re
 import threading
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from typing import Callable, ContextManager
 
-import orjson
 from flask_caching import Cache
 from flask_caching.backends import SimpleCache
 
 from ..settings import DEFAULT_CACHE_MAX_BYTES, whole_number
+from .answer import CachedAnswer, as_answer
 from .memo import Lineage, Memo
 from .single_flight import LocalFlights, RedisFlights
 
@@ -48,82 +44,6 @@ RETRY_SECONDS = 2.0
 REDIS_SOCKET_TIMEOUT = 0.5
 # How often a worker that waits for another process's call looks for its answer.
 POLL_SECONDS = 0.05
-
-
-# Ends every label in LabelIndex.text; a label holding it is searched label by label.
-LABEL_END = "\x00"
-# Labels a search samples to tell a broad needle (label by label) from a narrow one.
-LABEL_SAMPLE = 512
-
-
-class LabelIndex:
-    """The case-folded labels of one answer, built once per entry and process (on the
-    first search): as a list, and joined into one string, each label ended by
-    ``LABEL_END``, with the offset where each starts. A narrow search is one regular
-    expression scan over that string in C, which jumps to the end of a label after
-    each match; a broad one (held by more than a quarter of an evenly spaced sample
-    of about 512 labels) tests label by label, which is cheaper then."""
-
-    __slots__ = ("folded", "text", "starts", "sample")
-
-    def __init__(self, labels: list[str]):
-        self.folded = folded = [label.casefold() for label in labels]
-        text = LABEL_END.join(folded) + LABEL_END
-        joinable = text.count(LABEL_END) == len(folded)
-        self.text = text if joinable else None
-        self.starts = array("q", accumulate((len(label) + 1 for label in folded), initial=0)) if joinable else None
-        self.sample = folded[::max(1, len(folded) // LABEL_SAMPLE)]
-
-    def matching(self, needle: str, first: int) -> tuple[int, list[int]]:
-        """How many labels hold ``needle`` (already case-folded), and the indexes of the
-        first ``first`` of them."""
-        folded = self.folded
-        text = self.text
-        sample = self.sample
-        if text is None or sum(needle in label for label in sample) * 4 > len(sample):
-            hits = [index for index, label in enumerate(folded) if needle in label]
-            return len(hits), hits[:first]
-        if LABEL_END in needle:
-            return 0, []
-        found = re.compile(re.escape(needle) + "[^\x00]*").finditer(text)
-        starts, indexes = self.starts, []
-        for match in found:
-            if len(indexes) == first:
-                return first + 1 + sum(1 for _ in found), indexes
-            indexes.append(bisect_right(starts, match.start()) - 1)
-        return len(indexes), indexes
-
-
-@dataclass
-class CachedAnswer:
-    options: list[tuple]  # (value, label) or (value, label, details)
-    fetched_at: float
-    truncated: bool = False  # more pages existed than the item's max_pages
-    folded: LabelIndex | None = field(default=None, compare=False)
-
-    def label_index(self) -> LabelIndex:
-        """The case-folded labels for filtering, built once per entry and process."""
-        if self.folded is None:
-            self.folded = LabelIndex([option[1] for option in self.options])
-        return self.folded
-
-    def __getstate__(self):
-        # The shared backend pickles what it stores: one orjson blob is several times
-        # cheaper to write and read than pickling 50,000 tuples. The folded labels are
-        # rebuilt where needed, not shipped.
-        return {"json": orjson.dumps([self.fetched_at, self.options]), "truncated": self.truncated}
-
-    def __setstate__(self, state):
-        fetched_at, options = orjson.loads(state["json"])
-        self.options = [tuple(option) for option in options]
-        self.fetched_at = fetched_at
-        self.truncated = bool(state.get("truncated", False))
-        self.folded = None
-
-
-def _as_answer(loaded: CachedAnswer | list[tuple]) -> CachedAnswer:
-    """What ``load`` gave as an entry: an answer as it is, options as a fresh one."""
-    return loaded if isinstance(loaded, CachedAnswer) else CachedAnswer(loaded, time.time())
 
 
 def _redis_client_options() -> dict:
@@ -258,7 +178,7 @@ class ResponseCache:
 
     # -- the one entry point -----------------------------------------------------
 
-    def get_or_load(self, key: str, ttl: int, load: Callable[[], CachedAnswer | list[tuple[str, str]]],
+    def get_or_load(self, key: str, ttl: int, load: Callable[[], CachedAnswer | list[tuple] | dict[str, str]],
                     lock_seconds: float, gate: Callable[[], ContextManager] | None = None,
                     ) -> tuple[CachedAnswer, bool]:
         """The cached answer for ``key`` (and True), or ``load()``'s fresh one (and
@@ -269,14 +189,14 @@ class ResponseCache:
         holds a thread as much as a caller does, so it must count too, or a hanging
         API would gather every thread behind one key."""
         if ttl <= 0:
-            return _as_answer(load()), False
+            return as_answer(load()), False
         answer = self._lookup(key, ttl)
         if answer is not None:
             return answer, True
         with gate() if gate is not None else nullcontext():
             return self._load_once(key, ttl, load, lock_seconds)
 
-    def _load_once(self, key: str, ttl: int, load: Callable[[], CachedAnswer | list[tuple[str, str]]],
+    def _load_once(self, key: str, ttl: int, load: Callable[[], CachedAnswer | list[tuple] | dict[str, str]],
                    lock_seconds: float) -> tuple[CachedAnswer, bool]:
         with self.flights.hold(key):
             answer = self._lookup(key, ttl)
@@ -293,7 +213,7 @@ class ResponseCache:
                 # must not share the process's memory with the one being built.
                 self.memo.drop_superseded(lineage)
             try:
-                answer = _as_answer(load())
+                answer = as_answer(load())
                 self._shared_set(key, answer, ttl)
                 self.memo.put(key, answer, answer.fetched_at + ttl, key_lineage(key))
                 return answer, False

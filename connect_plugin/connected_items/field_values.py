@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from sqlalchemy.orm import Session
 
-from ..caching.response_cache import CachedAnswer
+from ..caching.answer import CachedAnswer
 from ..errors import MissingDependency, ValidationError
 from ..host_adapter import HostIssue, HostUser
 from ..models import ConnectedItem, valid_id
@@ -52,10 +52,8 @@ def offered_snapshot(answer: CachedAnswer, value: str) -> dict[str, Any] | None:
     """The snapshot stored for ``value``: what the answer offers for it, whole, or None
     when it is not offered. Setting a value (PUT) and the refresh of stored values
     both build snapshots here, so a snapshot always has the same shape."""
-    for option in answer.options:
-        if option[0] == value:
-            return option_json(option)  # value, label (and details) as offered
-    return None
+    option = answer.offered(value)
+    return None if option is None else option_json(option)  # value, label (and details) as offered
 
 
 def resolve(state: "ConnectState", session: Session, *, issue: HostIssue, user: HostUser,

@@ -268,13 +268,18 @@ class OptionCollector:
         if not self.kept:
             self.unmapped.extend(rows)
 
-    def options(self) -> list[Option]:
+    def kept_options(self) -> dict[str, str] | list[Option]:
+        """The options as the cache keeps them (``caching.answer``): value -> label,
+        or for an item with details the list of (value, label, details)."""
         if self.mapping.fill is None:
             return map_rows(self.mapping, self.unmapped, source=self.source)
-        options = list(self.kept.items())
-        if not options and self.unmapped:
+        if not self.kept and self.unmapped:
             _raise_mismatch(self.mapping, self.unmapped, self.source)
-        return options
+        return self.kept
+
+    def options(self) -> list[Option]:
+        options = self.kept_options()
+        return list(options.items()) if isinstance(options, dict) else options
 
 
 @contextmanager

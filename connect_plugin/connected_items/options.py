@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from sqlalchemy.orm import Session
 
-from ..caching.response_cache import CachedAnswer, cache_key
+from ..caching.answer import CachedAnswer
+from ..caching.response_cache import cache_key
 from ..datasources import get_type
 from ..datasources.connector import PLAIN_GET, CallParts, Connector
 from ..datasources.pagination_setting import effective as effective_pagination
@@ -112,7 +113,7 @@ def fetch_options(state: "ConnectState", evaluated: Evaluated) -> CachedAnswer:
         pages = connector.get_pages(evaluated.url, item_pagination(item), parts=evaluated.parts,
                                     decode_rows=mapping.decode_rows, take_rows=collector.add,
                                     rows_of=lambda data: find_rows(mapping, data, source=datasource.name))
-        options = collector.options()
+        options = collector.kept_options()
     return CachedAnswer(options, time.time(), truncated=pages.truncated)
 
 
@@ -149,12 +150,11 @@ def _miss_gate(state: "ConnectState", datasource_id: int, max_concurrent: int, n
 
 def select_page(answer: CachedAnswer, *, query_text: str | None, filter_by_label: bool, limit: int,
                 offset: int, cached: bool) -> OptionsPage:
-    options = answer.options
     if filter_by_label and query_text:
         total, first = answer.label_index().matching(query_text.casefold(), offset + limit)
-        return OptionsPage(options=[options[index] for index in first[offset:]], total=total, cached=cached,
+        return OptionsPage(options=answer.at(first[offset:]), total=total, cached=cached,
                            truncated=answer.truncated)
-    return OptionsPage(options=options[offset:offset + limit], total=len(options), cached=cached,
+    return OptionsPage(options=answer.page(offset, limit), total=len(answer), cached=cached,
                        truncated=answer.truncated)
 
 

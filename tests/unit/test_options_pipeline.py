@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from connect_plugin.caching.response_cache import CachedAnswer
+from connect_plugin.caching.answer import CachedAnswer
 from connect_plugin.connected_items import service as item_service
 from connect_plugin.connected_items import tester
 from connect_plugin.connected_items.options import evaluate_item, select_page
