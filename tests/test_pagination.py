@@ -378,6 +378,28 @@ def test_the_tester_shows_the_pages_read_before_the_one_that_failed(api):
                                                                                    (3, None, None)]
 
 
+def test_the_page_that_failed_shows_its_url_with_the_key_masked(api):
+    client, upstream = api
+    key = "pg-secret-key-failed-41c7"
+
+    def handler(request):
+        page = int(request.param("page", "1"))
+        if page == 2:
+            return Json({"message": "down"}, status=503)
+        following = f'<{upstream.url("/api/issues")}?page=2&api_key={key}>; rel="next"'
+        return Json(ROWS[:4], headers={"Link": following})
+
+    upstream.route("/api/issues", handler)
+    ds = make_datasource(client, upstream.url("/api"), pagination={"mode": "link_header"},
+                         auth={"mode": "api_key", "location": "query", "key": "api_key", "value": key})
+    item = make_item(client, ds["id"], query="/issues", options=ITEM_OPTIONS)
+    result = client.post(f"/plugins/connect/api/items/{item['id']}/test", headers=ADMIN, json={}).json
+    assert result["ok"] is False and result["error"].startswith("page 2: ")
+    failed = result["pages"][1]
+    assert failed["page"] == 2 and failed.get("status") is None and "page=2" in failed["url"]
+    assert key not in failed["url"] and key not in result["error"]
+
+
 # --- validation when saved ----------------------------------------------------------------
 
 

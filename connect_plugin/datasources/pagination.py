@@ -123,8 +123,9 @@ class _Walk:
         number = 0
         while url is not None:
             number += 1
-            self.visited.add(urls.drop_fragment(url))
-            record = PageRecord(number=number, url=self.redact(url))
+            called = url
+            self.visited.add(urls.drop_fragment(called))
+            record = PageRecord(number=number, url="")  # the answer's URL, masked by the answer
             self.records.append(record)
             try:
                 response = get_page(url, self.left)
@@ -143,6 +144,9 @@ class _Walk:
                 url = self._next_url(number, url, response, data, len(found))
             except UpstreamError as exc:
                 raise self._on_page(number, exc) from None
+            finally:
+                if not record.url:  # no answer: the URL called, masked here (only then: it costs a regex)
+                    record.url = self.redact(called)
             if url is not None and number >= self.max_pages:
                 return Pages(rows=rows, truncated=True, first=first, records=self.records)
         return Pages(rows=rows, truncated=False, first=first or response, records=self.records)
@@ -201,21 +205,22 @@ class _Walk:
         return str(value).strip() or None
 
     def _checked(self, target: str, response: UpstreamResponse) -> str:
-        """``target`` if it may be called: https, the first page's origin, not seen yet."""
+        """``target`` if it may be called: https, the first page's origin, not seen yet.
+        (The URL is masked for a message only when there is one: masking costs a regex.)"""
         target = urls.drop_fragment(target.strip())
-        shown = response.redact(target)
         try:
-            scheme, host, port = urls.origin(target)
+            origin = urls.origin(target)
         except ValueError:
-            raise InsecureURL(f"{self.source}: the next page's URL {shown} is not valid; it was not followed") \
-                from None
-        if scheme != "https":
-            raise InsecureURL(f"{self.source}: the next page's URL {shown} is not https://; it was not followed")
-        if (scheme, host, port) != self.origin:
-            raise InsecureURL(f"{self.source}: the next page's URL {shown} is on another origin than "
-                              f"{_origin_text(self.origin)}; it was not followed")
+            problem = "is not valid"
+        else:
+            problem = ("is not https://" if origin[0] != "https"
+                       else f"is on another origin than {_origin_text(self.origin)}" if origin != self.origin
+                       else None)
+        if problem is not None:
+            raise InsecureURL(f"{self.source}: the next page's URL {response.redact(target)} {problem}; "
+                              "it was not followed")
         if target in self.visited:
-            raise PaginationError(f"{self.source}: the next page's URL {shown} was already read; "
+            raise PaginationError(f"{self.source}: the next page's URL {response.redact(target)} was already read; "
                                   "the pages loop")
         return target
 
