@@ -212,15 +212,16 @@ class OutboundClient:
             items = params.items() if isinstance(params, Mapping) else params
             merged.extend((k, v) for k, v in items if k not in auth_params)
         merged.extend(auth_params.items())
-        first = requests.PreparedRequest()
         try:
-            # Only the URL: requests' own checks and IDNA (headers and body are prepared per hop).
-            first.prepare_url(url, merged)
+            # Only the origin: requests' own checks and IDNA (the path and query are built
+            # by as_built, headers and body per hop).
+            parts = urlsplit(url)
+            prepared = urls.prepared_origin(parts.scheme, parts.netloc)
         except (requests.RequestException, ValueError, UnicodeError):
             raise InsecureURL(
                 f"{call.source}: the URL {self._redact_url(call, url, secret_params)} is not valid"
             ) from None
-        current = urls.as_built(first.url, url, merged)
+        current = urls.as_built(prepared, url, merged)
         walk = _Walk(origin=urls.origin(current), secret_params=secret_params,
                      auth_params=auth_params, auth_headers=auth_headers, visited={current})
         return _Hop(method=method, url=current, body=data, headers=headers), walk

@@ -3,8 +3,11 @@ how parameters are set without letting a substituted value reshape the path."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import quote, unquote_plus, urlencode, urlsplit, urlunsplit
+
+import requests
 
 from connect_plugin.errors import InsecureURL
 
@@ -78,6 +81,18 @@ def set_params(url: str, params: Mapping[str, Any]) -> str:
     parts = urlsplit(strip_params(url, params.keys()))
     query = "&".join(p for p in (parts.query, urlencode(list(params.items()))) if p)
     return urlunsplit(parts._replace(query=query))
+
+
+@functools.lru_cache(maxsize=1024)
+def prepared_origin(scheme: str, netloc: str) -> str:
+    """``scheme://netloc/`` as requests prepares a URL (its checks of the host, IDNA):
+    all that a call keeps of requests' preparation, the path and query being built by
+    :func:`as_built`. Once per origin, not per call: preparing the whole URL was a
+    tenth of the client's cost of each page of a paged answer. Raises what
+    ``PreparedRequest.prepare_url`` raises (nothing is cached then)."""
+    prepared = requests.PreparedRequest()
+    prepared.prepare_url(f"{scheme}://{netloc}/", None)
+    return prepared.url
 
 
 def as_built(prepared_url: str, url: str, params: list[tuple[str, Any]]) -> str:
