@@ -54,7 +54,11 @@ def origin(url: str) -> Origin:
     return scheme, canonical_host(parts.hostname or ""), port
 
 
+@functools.lru_cache(maxsize=1024)
 def canonical_host(host: str) -> str:
+    """``host`` in the one spelling of :func:`origin`; cached, as every call and every
+    page of a paged answer asks for its origin (an IP literal's parse costs
+    microseconds each time)."""
     name = normalize_host_name(host)
     ip = parse_ip_literal(name)
     if ip is not None:
