@@ -151,11 +151,13 @@ def test_all_string_answers_decode_typed_and_map_like_the_generic_parse():
                           {"name": "no id"}, {"id": "", "name": "empty id"}, {"id": "A-1", "name": "dup"},
                           {"id": "é\"}\\\n", "name": "\u2603"}]})
     rows = mapping.decode_rows(raw)
-    assert {type(row).__name__ for row in rows} == {"TextRow"}
+    assert {type(row).__name__ for row in rows} == {"TextRow"} and type(rows).__name__ == "TextRows"
     assert map_rows(mapping, rows) == generic(mapping, raw) == [
         ("A-1", "One [S1]"), ("A-2", " []"), ("é\"}\\\n", "\u2603 []")]
+    assert map_rows(mapping, list(rows)) == map_rows(mapping, rows)  # row by row as for the whole page
     bare = compile_mapping("$.items[*]", "${row.id}", "${row.name}")
-    assert map_rows(bare, bare.decode_rows(raw))[1] == ("A-2", "A-2")  # an empty label is the value
+    for page in (bare.decode_rows(raw), list(bare.decode_rows(raw))):
+        assert map_rows(bare, page)[1] == ("A-2", "A-2")  # an empty label is the value
 
 
 @pytest.mark.parametrize("odd", [1, None, 1.5, True, {"a": 1}, [1]])

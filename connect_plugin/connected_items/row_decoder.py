@@ -14,7 +14,8 @@ structs (untracked by the garbage collector) and the generated row loop reads th
 attributes (``row_loop``): no dict is built per row at all. Such a page is first
 decoded into structs whose keys are typed ``str`` (``TextRow``, a missing key ``""``):
 ids, names and emails nearly always are strings, and then decoding is about a third
-cheaper and the loop needs no check of a value's type. A page with any other value at
+cheaper and the loop needs no check of a value's type (nor of a row's class: such a
+page comes as ``TextRows``). A page with any other value at
 a read key (a number, null, an object, a row that is not an object) fails that decode
 at its first such value and is decoded again with untyped keys; after such a failure
 the typed decode is skipped for the next ``TYPED_RETRY`` pages, so an API with
@@ -45,6 +46,13 @@ UNSET = _UNSET  # a struct row's value for a key its object did not have
 
 # Pages decoded untyped after the typed decode failed, before it is tried again.
 TYPED_RETRY = 64
+
+
+class TextRows(list):
+    """A page the typed decode read: every row in it is a ``TextRow``, so the row
+    loop reads the page without a check per row (``row_loop``)."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True)
@@ -98,9 +106,11 @@ def compile_row_decoder(path: str, placeholders: Iterable[tuple[str | int, ...]]
 
     def decode_rows(body: bytes) -> list[Any] | None:
         found: Any = None
+        typed = False
         if text_decoder is not None and skipped[0] >= TYPED_RETRY:
             try:
                 found = text_decoder.decode(body)
+                typed = True
             except msgspec.ValidationError:  # a value that is not a string: the untyped decode
                 skipped[0] = 0
             except Exception:  # noqa: BLE001 - not JSON, too deep: the generic path says
@@ -118,6 +128,8 @@ def compile_row_decoder(path: str, placeholders: Iterable[tuple[str | int, ...]]
                 return None  # the path matches nothing: the generic path's rule
         if wildcard and len(found) == 1 and isinstance(found[0], list):
             return None  # find_rows unwraps a lone inner array
+        if typed:
+            return TextRows(found)
         return found if struct_rows else msgspec.to_builtins(found)
 
     shape = StructRows(row, {key: f"k{i}" for i, key in enumerate(keys)}, text_row) if struct_rows else None

@@ -13,7 +13,10 @@ branch reads each key as an attribute (``row.k0``: names the decoder chose, neve
 the admin's text); a key the row's object did not have is ``UNSET`` there and
 renders as a missing key does, ``""``. Rows of the decoder's ``TextRow`` class hold
 only strings (a missing key is ``""``), so their branch, tried first, reads the
-attributes into the f-string with no check at all.
+attributes into the f-string with no check at all; a whole page of them
+(``TextRows``, from the typed decode) is read by a loop of its own, with no check of
+each row's class either. A label template with literal text never renders empty,
+so its loop stores the label without the "empty label -> value" test.
 
 The generated function fills a dict (value -> label) given by the caller, so the
 pages of one answer can be mapped one by one into one set of options, each while
@@ -25,10 +28,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .row_decoder import UNSET, StructRows
+from .row_decoder import UNSET, StructRows, TextRows
 from .templates import RowTemplate, render_scalar
 
 __all__ = ["RowLoop", "compile_rows"]
+
+
+def _never_empty(template: RowTemplate) -> bool:
+    """True when the template renders a non-empty text for any row: it has literal text."""
+    return any(isinstance(part, str) and part for part in template.parts)
 
 
 def _render_struct_value(value: Any) -> str:
@@ -100,8 +108,21 @@ def compile_rows(value: RowTemplate, label: RowTemplate, same: bool,
     # One dict of the kept options, value -> label: one store per option where a set
     # of the values seen and a list of tuples took three operations; its items are
     # the options in the order of their rows, the tuples built in C.
-    src = ["def fill(rows, kept, _str=str, _dict=dict, {locals}):",
-           "    for row in rows:"]
+    store = "value" if same else "label" if _never_empty(label) else "label or value"
+    src = ["def fill(rows, kept, _str=str, _dict=dict, {locals}):"]
+    if structs is not None and structs.text_class is not None:
+        # A page of the typed decode (row_decoder.TextRows): one check for all its rows.
+        namespace["_TextRows"] = TextRows
+        src += ["    if rows.__class__ is _TextRows:",
+                "        for row in rows:"]
+        src += ["            " + line for line in _template_source(value, "value", "pv", namespace, structs, True)]
+        src += ["            if not value or value in kept:",
+                "                continue"]
+        if not same:
+            src += ["            " + line for line in _template_source(label, "label", "pl", namespace, structs, True)]
+        src += [f"            kept[value] = {store}",
+                "        return"]
+    src += ["    for row in rows:"]
     if structs is not None:
         namespace.update(_rsu=_render_struct_value, _Row=structs.row_class)
     if structs is not None and structs.text_class is not None:
@@ -133,7 +154,7 @@ def compile_rows(value: RowTemplate, label: RowTemplate, same: bool,
             "                continue"]
     if not same:
         src += ["            label = _render_label(row)"]
-    src += ["        kept[value] = value" if same else "        kept[value] = label or value"]
+    src += [f"        kept[value] = {store}"]
     # Every name of the namespace is bound as a default argument: a fast local in the loop.
     src[0] = src[0].format(locals=", ".join(f"{name}={name}" for name in namespace))
     source = "\n".join(src) + "\n"
