@@ -96,12 +96,32 @@ def compile_row_decoder(path: str, placeholders: Iterable[tuple[str | int, ...]]
     row = msgspec.defstruct("Row", [(f"k{i}", object, _UNSET) for i in range(len(keys))], rename=rename, gc=False)
     # Anything but an object is kept as it is: the row loop renders such rows itself.
     decoder = _decoder(list[row | list | str | int | float | bool | None], names)
-    depth = len(names)
     text_row = text_decoder = None
     if struct_rows:
         text_row = msgspec.defstruct("TextRow", [(f"k{i}", str, "") for i in range(len(keys))], rename=rename,
                                      gc=False)
         text_decoder = _decoder(list[text_row], names)
+    decode_rows = _page_decoder(decoder, text_decoder, len(names), wildcard, struct_rows)
+    shape = StructRows(row, {key: f"k{i}" for i, key in enumerate(keys)}, text_row) if struct_rows else None
+    return decode_rows, shape
+
+
+def _row_keys(placeholders: Iterable[tuple[str | int, ...]]) -> list[str] | None:
+    """The row keys the placeholders read first, in order, once each; None when one
+    reads the whole row or an index of it, which a struct cannot model."""
+    keys: list[str] = []
+    for placeholder in placeholders:
+        if not placeholder or type(placeholder[0]) is not str:
+            return None
+        if placeholder[0] not in keys:
+            keys.append(placeholder[0])
+    return keys
+
+
+def _page_decoder(decoder: msgspec.json.Decoder, text_decoder: msgspec.json.Decoder | None, depth: int,
+                  wildcard: bool, struct_rows: bool) -> RowDecoder:
+    """The decoder of one page: typed first (when there is one and it did not fail
+    within the last ``TYPED_RETRY`` pages), else untyped; then down the path's levels."""
     skipped = [TYPED_RETRY]  # pages since the typed decode failed; shared by threads, only a hint
 
     def decode_rows(body: bytes) -> list[Any] | None:
@@ -132,20 +152,7 @@ def compile_row_decoder(path: str, placeholders: Iterable[tuple[str | int, ...]]
             return TextRows(found)
         return found if struct_rows else msgspec.to_builtins(found)
 
-    shape = StructRows(row, {key: f"k{i}" for i, key in enumerate(keys)}, text_row) if struct_rows else None
-    return decode_rows, shape
-
-
-def _row_keys(placeholders: Iterable[tuple[str | int, ...]]) -> list[str] | None:
-    """The row keys the placeholders read first, in order, once each; None when one
-    reads the whole row or an index of it, which a struct cannot model."""
-    keys: list[str] = []
-    for placeholder in placeholders:
-        if not placeholder or type(placeholder[0]) is not str:
-            return None
-        if placeholder[0] not in keys:
-            keys.append(placeholder[0])
-    return keys
+    return decode_rows
 
 
 def _decoder(rows: Any, names: list[str]) -> msgspec.json.Decoder:
