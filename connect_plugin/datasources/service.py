@@ -25,10 +25,9 @@ from ..auth_modes.base import UrlCheck
 from ..errors import Conflict, ValidationError
 from ..models import ConnectedItem, Datasource
 from ..outbound import OutboundPolicy, check_datasource_url
-from ..errors import SecretUnreadable
 from ..secret_box import UNREADABLE, SecretBox
 from ..timestamps import iso_utc
-from . import destinations, get_type
+from . import destinations, get_type, header_changes
 from . import headers as datasource_headers
 from .base import DatasourceType
 from .secrets import (CONNECTION_LOST, carry_connection_lost, kept_secrets, missing_secrets, obtained_kept,
@@ -127,7 +126,7 @@ def create(session: Session, payload: Any, *, box: SecretBox, policy: OutboundPo
         name = clean_name(session, payload.get("name"), None)
     except ValidationError as exc:
         errors.update(exc.fields)
-    headers_raw, raw_config = _split_headers(payload.get("config") or {})
+    headers_raw, raw_config = header_changes.split(payload.get("config") or {})
     try:
         type_cls = get_type(payload.get("type", "rest"))
         config = type_cls.validate_config(raw_config, url_check=url_rules(policy))
@@ -144,11 +143,11 @@ def create(session: Session, payload: Any, *, box: SecretBox, policy: OutboundPo
         except ValidationError as exc:
             errors.update(exc.fields)
     entries, header_secrets = _collect(
-        errors, lambda: _checked_headers(type_cls, mode_name, plain, headers_raw, {}, pending_secrets), ([], {}),
-        when=True)
+        errors, lambda: header_changes.checked(type_cls, mode_name, plain, headers_raw, {}, pending_secrets),
+        ([], {}), when=True)
     if errors:
         raise ValidationError(INVALID, errors)
-    config = _with_headers(config, entries)
+    config = header_changes.with_headers(config, entries)
     datasource = Datasource(name=name, type=type_cls.type, config=config, auth_mode=mode_name, auth_config=plain)
     store_secrets(datasource, {**secrets, **header_secrets}, box)
     session.add(datasource)
@@ -177,13 +176,14 @@ def update(session: Session, datasource: Datasource, payload: Any, *, box: Secre
         errors, lambda: _patched_auth(type_cls, datasource, payload["auth"], box, policy, pending_secrets),
         (datasource.auth_mode, datasource.auth_config, None, {s.field for s in datasource.secrets}),
         when="auth" in payload)
-    headers_raw = _patched_headers(datasource, payload)
-    stored_headers = _stored_header_secrets(datasource, box)
+    headers_raw = header_changes.patched(datasource, payload)
+    stored_headers = header_changes.stored_secrets(datasource, box)
     entries, header_secrets = _collect(
-        errors, lambda: _checked_headers(type_cls, mode_name, plain, headers_raw, stored_headers, pending_secrets),
+        errors,
+        lambda: header_changes.checked(type_cls, mode_name, plain, headers_raw, stored_headers, pending_secrets),
         (datasource.config.get("headers", []), None), when=True)
     again = _secrets_to_give_again(type_cls, datasource, config, mode_name, plain, kept)
-    again.update(_header_secrets_to_give_again(type_cls, datasource, config, headers_raw, stored_headers))
+    again.update(header_changes.to_give_again(type_cls, datasource, config, headers_raw, stored_headers))
     if again and pending_secrets and not errors:
         # Nobody can give them again here: the secrets stay behind, the datasource waits.
         if secrets is None:
@@ -198,7 +198,7 @@ def update(session: Session, datasource: Datasource, payload: Any, *, box: Secre
     if secrets is not None:  # tokens obtained by Connect survive an edit that changes none of their inputs
         moves = type_cls.api_origin(config) != type_cls.api_origin(datasource.config)
         secrets = {**obtained_kept(datasource, box, mode_name, plain, secrets, moves), **secrets}
-    config = _with_headers(config, entries)
+    config = header_changes.with_headers(config, entries)
     plain = carry_connection_lost(datasource, mode_name, plain,
                                   set(secrets) if secrets is not None else {s.field for s in datasource.secrets})
     changed = _changes(datasource, name, config, mode_name, plain, secrets, box)
@@ -237,66 +237,8 @@ def _patched_config(type_cls: type[DatasourceType], datasource: Datasource, patc
     depend on the auth mode)."""
     if not isinstance(patch, dict):
         raise ValidationError(INVALID, {"config": "config must be an object."})
-    _headers, merged = _split_headers({**datasource.config, **patch})
+    _headers, merged = header_changes.split({**datasource.config, **patch})
     return type_cls.validate_config(merged, url_check=url_rules(policy))
-
-
-def _split_headers(raw_config: Any) -> tuple[Any, Any]:
-    """``(config["headers"], the rest of config)``."""
-    if not isinstance(raw_config, dict):
-        return None, raw_config
-    rest = dict(raw_config)
-    return rest.pop("headers", None), rest
-
-
-def _with_headers(config: dict[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any]:
-    config = {k: v for k, v in config.items() if k != "headers"}
-    return {**config, "headers": entries} if entries else config
-
-
-def _patched_headers(datasource: Datasource, payload: dict[str, Any]) -> Any:
-    """The header list after the change: a PATCH that gives ``config.headers``
-    replaces the list, otherwise the stored one stays (and is checked again)."""
-    patch = payload.get("config")
-    if isinstance(patch, dict) and "headers" in patch:
-        return patch["headers"]
-    return [dict(entry) for entry in datasource.config.get("headers", [])]
-
-
-def _checked_headers(type_cls: type[DatasourceType] | None, mode_name: Any, plain: dict[str, Any] | None,
-                     raw: Any, stored: dict[str, str | None],
-                     pending: bool = False) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """The header list checked against the HTTP layer's and the auth mode's headers
-    (``pending``: a secret header without a value waits for it, as on an import)."""
-    auth_headers: tuple[str, ...] = ()
-    if type_cls is not None and plain is not None and mode_name in type_cls.auth_mode_names:
-        auth_headers = type_cls.auth_mode(mode_name).header_names(plain)
-    return datasource_headers.validate(raw, stored=stored, auth_headers=auth_headers, pending=pending)
-
-
-def _stored_header_secrets(datasource: Datasource, box: SecretBox) -> dict[str, str | None]:
-    """The secret headers' stored values (None for one no key can open)."""
-    stored: dict[str, str | None] = {}
-    for secret in datasource.secrets:
-        if datasource_headers.is_header_secret(secret.field):
-            try:
-                stored[secret.field] = box.decrypt(secret.ciphertext)
-            except SecretUnreadable:
-                stored[secret.field] = None
-    return stored
-
-
-def _header_secrets_to_give_again(type_cls: type[DatasourceType], datasource: Datasource,
-                                  config: dict[str, Any], raw: Any, stored: dict[str, str | None]) -> dict[str, str]:
-    """``config.headers[i].value`` errors for each kept secret header that a URL of
-    the configuration would carry to a new host (the destinations rule)."""
-    moved = destinations.moved_urls(type_cls.config_fields, datasource.config, config, (), {}, {})
-    if not moved:
-        return {}
-    reason = destinations.move_reason(moved)
-    return {f"{datasource_headers.FIELD}[{i}].value": f"Enter the value of {raw[i]['name']} again: {reason}."
-            for i in datasource_headers.kept_without_value(raw)
-            if isinstance(raw[i].get("name"), str) and datasource_headers.secret_field(raw[i]["name"].strip()) in stored}
 
 
 def _patched_auth(type_cls: type[DatasourceType], datasource: Datasource, auth_raw: Any, box: SecretBox,
