@@ -16,7 +16,7 @@ from connect_plugin.connected_items.catalogue import (
 from connect_plugin.connected_items.dollars import scan
 from connect_plugin.connected_items.query import parse_query
 from connect_plugin.errors import ValidationError
-from connect_plugin.forms import QUERY_VARIABLES
+from connect_plugin.item_forms import QUERY_VARIABLES
 
 
 def test_the_form_shows_exactly_what_the_parser_accepts():

@@ -103,7 +103,7 @@ def test_details_can_be_removed_with_an_empty_list(world):
 
 
 def test_the_form_reads_and_writes_details_one_per_line():
-    from connect_plugin.forms import details_from_text
+    from connect_plugin.item_forms import details_from_text
 
     assert details_from_text("Serial = ${row.serial}\n\n URL = https://x/?a=${row.id} \nOwner") == [
         {"name": "Serial", "template": "${row.serial}"},

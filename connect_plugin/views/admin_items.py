@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from .. import forms
+from .. import forms, item_forms
 from ..connected_items import refresh as refresh_service
 from ..connected_items import tester as item_tester
 from ..connected_items.catalogue import field_key
@@ -37,10 +37,11 @@ def _render_form(form, item=None, errors=None, other=None, status=200, tester=No
     deps = _dependencies(data) if data else []
     return render_template(
         "connect/item_form.html", form=form, item=data, errors=errors or {}, other_errors=other or [],
-        variables=forms.QUERY_VARIABLES, has_datasources=len(form.datasource_id.choices) > 1,
-        tester=tester, tester_form=tester_form or forms.TesterForm(formdata=None), tester_errors=tester_errors or {},
+        variables=item_forms.QUERY_VARIABLES, has_datasources=len(form.datasource_id.choices) > 1,
+        tester=tester, tester_form=tester_form or item_forms.TesterForm(formdata=None),
+        tester_errors=tester_errors or {},
         tester_deps=deps, tester_values=request.form if tester is not None or tester_errors else {},
-        refresh_form=forms.RefreshForm(formdata=None), refreshed=refreshed,
+        refresh_form=item_forms.RefreshForm(formdata=None), refreshed=refreshed,
     ), status
 
 
@@ -51,17 +52,17 @@ def items_list():
 
 
 def _save(item=None):
-    form = forms.item_form(_datasource_choices())
+    form = item_forms.item_form(_datasource_choices())
     db = session()
     try:
-        payload = forms.item_payload(form)
+        payload = item_forms.item_payload(form)
         if item is None:
             item = item_service.create(db, payload, actor=actor())
         else:
             item = item_service.update(db, item, payload, actor=actor())
     except ValidationError as exc:
         db.rollback()
-        errors, other = forms.split_errors(exc.fields, forms.ITEM_ERROR_MAP)
+        errors, other = forms.split_errors(exc.fields, item_forms.ITEM_ERROR_MAP)
         if not exc.fields:
             other.append(exc.message)
         current = item_service.get(db, item.id) if item is not None else None
@@ -75,7 +76,7 @@ def _save(item=None):
 def item_new():
     if request.method == "POST":
         return _save()
-    return _render_form(forms.item_form(_datasource_choices(), from_request=False))
+    return _render_form(item_forms.item_form(_datasource_choices(), from_request=False))
 
 
 @page_admin
@@ -83,7 +84,7 @@ def item_detail(item_id: int):
     item = item_service.get(session(), item_id)
     if request.method == "POST":
         return _save(item)
-    return _render_form(forms.item_form(_datasource_choices(), item_service.serialize(item), from_request=False),
+    return _render_form(item_forms.item_form(_datasource_choices(), item_service.serialize(item), from_request=False),
                         item)
 
 
@@ -92,7 +93,7 @@ def item_test(item_id: int):
     """The configuration tester without JavaScript (admin.js calls the API instead)."""
     db = session()
     item = item_service.get(db, item_id)
-    tester_form = forms.TesterForm()
+    tester_form = item_forms.TesterForm()
     errors: dict[str, str] = {}
     issue = user = None
     try:
@@ -101,7 +102,7 @@ def item_test(item_id: int):
     except ValidationError as exc:
         errors = exc.fields
     deps = {key[5:]: value for key, value in request.form.items() if key.startswith("deps.") and value != ""}
-    form = forms.item_form(_datasource_choices(), item_service.serialize(item), from_request=False)
+    form = item_forms.item_form(_datasource_choices(), item_service.serialize(item), from_request=False)
     if errors:
         return _render_form(form, item, tester_form=tester_form, tester_errors=errors, status=400)
     result = item_tester.trace(state(), db, item, issue=issue, user=user, deps=deps,
@@ -114,10 +115,10 @@ def item_refresh(item_id: int):
     """"Refresh stored values": the summary is shown on the item's page."""
     db = session()
     item = item_service.get(db, item_id)
-    dry_run = forms.RefreshForm().dry_run.data
+    dry_run = item_forms.RefreshForm().dry_run.data
     summary = refresh_service.refresh_item(state(), db, item, actor=actor(), dry_run=dry_run)
     db.commit()
-    form = forms.item_form(_datasource_choices(), item_service.serialize(item), from_request=False)
+    form = item_forms.item_form(_datasource_choices(), item_service.serialize(item), from_request=False)
     return _render_form(form, item, refreshed={"summary": summary.line(), "dry_run": dry_run})
 
 
