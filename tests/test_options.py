@@ -376,16 +376,26 @@ def test_issue_page_keeps_what_was_picked_when_a_save_is_refused(api):
 
 def test_a_busy_datasource_answers_503_with_retry_after(api):
     client, ds, upstream = api
-    upstream.route("/api/slow", lambda r: time.sleep(1.5) or Json({"items": ASSETS}))
+    arrived, release = threading.Event(), threading.Event()
+
+    def slow(_request):  # holds the only slot until the test has asked twice
+        arrived.set()
+        release.wait(10)
+        return Json({"items": ASSETS})
+
+    upstream.route("/api/slow", slow)
     client.patch(f"/plugins/connect/api/datasources/{ds['id']}", headers=ADMIN,
                  json={"config": {"max_concurrent_calls": 1}})
     item = make_item(client, ds["id"], name="Slow", query="/slow?who=$currentUser.accountId")
     first = threading.Thread(target=lambda: options(client.application.test_client(), item["id"], headers=BOB))
     first.start()
-    time.sleep(0.2)
-    busy = options(client, item["id"])  # another evaluated query, while the only slot is taken
-    told_admin = options(client, item["id"], headers=ADMIN)
-    first.join()
+    try:
+        assert arrived.wait(10), "the first call never reached the upstream"
+        busy = options(client, item["id"])  # another evaluated query, while the only slot is taken
+        told_admin = options(client, item["id"], headers=ADMIN)
+    finally:
+        release.set()
+        first.join()
     assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
     assert busy.json["error"].startswith("The external system is busy. Try again in a moment")
     assert told_admin.status_code == 503 and told_admin.json["error"].startswith("Assets API is busy")
