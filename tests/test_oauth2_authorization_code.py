@@ -6,6 +6,7 @@ session or has expired is refused, tokens refresh when they expire and once afte
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from html import unescape
@@ -180,6 +181,67 @@ def test_a_revoked_refresh_token_shows_connect_again(setup, provider):
     connect(client, ds, provider)  # connecting again works, and the warning is gone
     assert labels(options(client, item)) == ["token 3"]
     assert "connection_lost" not in api_auth(client, ds)
+
+
+def _connector(app, datasource_id):
+    """What one request's call builds (each worker reads the stored tokens like this)."""
+    from connect_plugin.datasources.connector import Connector
+    from connect_plugin.models import Datasource
+
+    state = app.extensions["connect"]
+    return Connector.for_datasource(state, state.db.session().get(Datasource, datasource_id))
+
+
+def test_tokens_another_worker_refreshed_are_taken_not_refused(setup, provider, upstream):
+    """Two calls read the tokens before either refreshes (as two workers do); the
+    provider rotates refresh tokens. The first refreshes; the second takes what the
+    first stored instead of presenting the old refresh token, which would be refused
+    and leave the datasource disconnected."""
+    client, ds, item = setup
+    provider.rotate_refresh = True
+    connect(client, ds, provider)  # access token 1, refresh token 2
+    provider.expire_access_tokens()
+    url = upstream.url("/api/assets")
+    app = client.application
+    with app.app_context():
+        first, second = _connector(app, ds["id"]), _connector(app, ds["id"])
+        assert first.get(url).json()["items"][0]["name"] == "token 3"  # refreshed: access 3, refresh 4
+        assert second.get(url).json()["items"][0]["name"] == "token 3"
+    assert provider.grants == ["authorization_code", "refresh_token"]
+    assert api_auth(client, ds)["connected"] is True
+
+
+def test_a_refresh_refused_because_another_worker_just_rotated_it_takes_that_workers_tokens(
+        setup, provider, upstream):
+    """The other worker's refresh lands between this call's read of the stored tokens
+    and its own refresh: the provider refuses the old refresh token, the call reads the
+    stored tokens again and uses the other worker's instead of disconnecting."""
+    from connect_plugin.datasources.secrets import ObtainedSecrets
+
+    client, ds, item = setup
+    provider.rotate_refresh = True
+    connect(client, ds, provider)
+    provider.expire_access_tokens()
+    app = client.application
+    state = app.extensions["connect"]
+    answer_token = provider.token
+    raced = []
+
+    def token(request):
+        form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
+        if form.get("grant_type") == "refresh_token" and not raced:
+            raced.append(True)  # first the other worker's refresh, with the same refresh token
+            other = json.loads(answer_token(request).body)
+            ObtainedSecrets(state.db, state.box, ds["id"]).keep({
+                "refresh_token": other["refresh_token"],
+                "access_token": json.dumps({"token": other["access_token"], "expires_at": time.time() + 600})})
+        return answer_token(request)  # this call's: the old refresh token, now refused
+
+    upstream.route("/token", token)
+    with app.app_context():
+        assert _connector(app, ds["id"]).get(upstream.url("/api/assets")).json()["items"][0]["name"] == "token 3"
+    assert raced and provider.grants == ["authorization_code", "refresh_token"]
+    assert api_auth(client, ds)["connected"] is True and "connection_lost" not in api_auth(client, ds)
 
 
 def test_disconnect_drops_the_tokens_and_an_edit_keeps_them(setup, provider):

@@ -37,6 +37,11 @@ class ObtainedSecretStore(Protocol):
 
     def lose(self, names: tuple[str, ...], reason: str) -> None: ...
 
+    def stored(self, names: tuple[str, ...]) -> dict[str, str]:
+        """The obtained secrets as stored now: another thread or worker may have
+        refreshed them since this call read its own."""
+        ...
+
 
 @dataclass
 class AuthContext:

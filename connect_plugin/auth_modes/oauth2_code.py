@@ -17,6 +17,7 @@ redaction, no redirects for a token endpoint).
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
@@ -36,6 +37,18 @@ ACCESS_TOKEN = "access_token"  # JSON: {"token": …, "expires_at": <epoch secon
 OBTAINED = (REFRESH_TOKEN, ACCESS_TOKEN)
 # Provider errors that mean the refresh token is no good any more (RFC 6749 5.2).
 REFUSED_GRANT = {"invalid_grant", "invalid_token", "unauthorized_client"}
+
+
+# Refreshes of one datasource's tokens take turns within a process (striped by id, a
+# fixed number of locks whatever the number of datasources).
+_REFRESHING = tuple(threading.Lock() for _ in range(64))
+
+
+def _take_newer(secrets: dict[str, str], stored: dict[str, str]) -> bool:
+    """Adopt the stored tokens when they differ from the call's own (True then)."""
+    newer = {name: value for name, value in stored.items() if secrets.get(name) != value}
+    secrets.update(newer)
+    return bool(newer)
 
 
 class NotConnected(UpstreamError):
@@ -187,17 +200,33 @@ class OAuth2AuthorizationCode(AuthMode):
         return Credentials(headers={"Authorization": f"Bearer {current[0]}"})
 
     def _refresh_and_keep(self, plain, secrets, ctx: AuthContext) -> tuple[str, float]:
+        """A fresh access token: one another caller stored since this call read its
+        secrets, else one bought with the refresh token. One refresh per datasource
+        at a time in a process; a refusal disconnects the datasource only if the
+        refresh token refused is still the stored one (a provider that rotates
+        refresh tokens refuses the old one once another worker has used it)."""
         vault = ctx.vault
-        try:
-            obtained = self.refresh(plain, secrets, ctx)
-        except NotConnected:
-            if vault is not None and secrets.get(REFRESH_TOKEN):
-                vault.lose(OBTAINED, "The provider refused the refresh token: connect again.")
-            raise
-        secrets.update(obtained)  # this call's retry sees them too
-        if vault is not None:
-            vault.keep(obtained)
-        return access_token(secrets)  # type: ignore[return-value]
+        with _REFRESHING[ctx.datasource_id % len(_REFRESHING)]:
+            for attempt in (1, 2):
+                if vault is not None and _take_newer(secrets, vault.stored(OBTAINED)):
+                    current = access_token(secrets)
+                    if current is not None and current[1] > time.time():
+                        return current
+                try:
+                    obtained = self.refresh(plain, secrets, ctx)
+                except NotConnected:
+                    if attempt == 1 and vault is not None and \
+                            vault.stored(OBTAINED).get(REFRESH_TOKEN, secrets.get(REFRESH_TOKEN)) \
+                            != secrets.get(REFRESH_TOKEN):
+                        continue  # rotated meanwhile by another worker: its tokens, or its refresh token
+                    if vault is not None and secrets.get(REFRESH_TOKEN):
+                        vault.lose(OBTAINED, "The provider refused the refresh token: connect again.")
+                    raise
+                secrets.update(obtained)  # this call's retry sees them too
+                if vault is not None:
+                    vault.keep(obtained)
+                return access_token(secrets)  # type: ignore[return-value]
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
     def forget(self, ctx: AuthContext) -> bool:
         self._stale = True

@@ -114,6 +114,20 @@ class ObtainedSecrets:
                 store_obtained(datasource, values, self._box)
                 db.commit()
 
+    def stored(self, names: tuple[str, ...]) -> dict[str, str]:
+        """The obtained tokens as stored now (one that no key opens is left out)."""
+        found: dict[str, str] = {}
+        with self._db.session() as db:
+            datasource = db.get(Datasource, self._id)
+            for secret in datasource.secrets if datasource is not None else ():
+                if secret.field in names:
+                    try:
+                        found[secret.field] = self._box.decrypt(secret.ciphertext)
+                    except SecretUnreadable:
+                        continue
+                    register_secret(found[secret.field])  # perhaps obtained by another worker
+        return found
+
     def lose(self, names: tuple[str, ...], reason: str) -> None:
         """Audited like an admin's Disconnect, by ``Connect`` itself: an admin who finds
         the datasource disconnected can see when it happened (the reason is on the
