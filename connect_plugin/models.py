@@ -1,12 +1,12 @@
 """The plugin's tables: datasources, their encrypted secrets, connected items, and
-the audit log of admin changes."""
+the audit log of admin changes, and the OAuth2 Connect flows under way."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .connected_items.catalogue import field_key
@@ -142,3 +142,17 @@ class AuditEntry(Base):
     object_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     object_name: Mapped[str] = mapped_column(String(200), default="")
     fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class OAuthFlow(Base):
+    """A Connect begun and not yet finished (``views.admin_oauth``): the state's
+    digest, never the state, the digest of the browser session's binding, and when
+    it lapses. The callback deletes its row, so a state works once, whatever copy
+    of the session cookie comes back with it."""
+
+    __tablename__ = "connect_oauth_flow"
+
+    state_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    datasource_id: Mapped[int] = mapped_column(ForeignKey("connect_datasource.id", ondelete="CASCADE"))
+    session_digest: Mapped[str] = mapped_column(String(64), index=True)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)

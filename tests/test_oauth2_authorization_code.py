@@ -117,11 +117,44 @@ def test_a_state_used_twice_or_from_another_session_is_refused(setup, provider, 
     assert provider.grants == ["authorization_code"]
 
 
-def test_an_expired_state_is_refused(setup, provider, monkeypatch):
-    from connect_plugin.views import admin_oauth
+def test_a_state_replayed_with_an_old_copy_of_the_session_cookie_is_refused(setup, provider, upstream):
+    """The flow is kept on the server: a copy of the session cookie taken before the
+    callback (it still holds all the session held then) cannot use the state again."""
+    client, ds, _item = setup
+    back_to = provider.approve(start(client, ds))
+    name = client.application.config["SESSION_COOKIE_NAME"]
+    before = client.get_cookie(name).value
+    assert "is connected." in callback(client, back_to).get_data(as_text=True)
+    client.set_cookie(name, before)
+    again = callback(client, back_to)
+    assert "not valid" in again.get_data(as_text=True)
+    assert [r.path for r in upstream.requests].count("/token") == 1  # no second exchange was tried
+
+
+def test_flows_are_bounded_per_session_and_expired_ones_are_deleted(setup, provider):
+    from connect_plugin.auth_modes import connect_flows
+    from connect_plugin.models import OAuthFlow
 
     client, ds, _item = setup
-    monkeypatch.setattr(admin_oauth, "STATE_SECONDS", 0.2)
+    started = [start(client, ds) for _ in range(connect_flows.MAX_PENDING + 3)]
+    app = client.application
+    with app.app_context():
+        db = app.extensions["connect"].db.session()
+        assert db.query(OAuthFlow).count() == connect_flows.MAX_PENDING
+        assert connect_flows.finish(db, "any", "binding", now=0) is None
+        connect_flows.begin(db, ds["id"], "another session", now=time.time() + connect_flows.STATE_SECONDS + 1)
+        assert db.query(OAuthFlow).count() == 1  # the expired ones went when a flow began
+        db.rollback()
+    oldest, newest = started[0], started[-1]
+    assert "not valid" in callback(client, provider.approve(oldest)).get_data(as_text=True)
+    assert "is connected." in callback(client, provider.approve(newest)).get_data(as_text=True)
+
+
+def test_an_expired_state_is_refused(setup, provider, monkeypatch):
+    from connect_plugin.auth_modes import connect_flows
+
+    client, ds, _item = setup
+    monkeypatch.setattr(connect_flows, "STATE_SECONDS", 0.2)
     back_to = provider.approve(start(client, ds))
     time.sleep(0.3)
     assert "not valid" in callback(client, back_to).get_data(as_text=True)

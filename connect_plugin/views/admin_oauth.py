@@ -4,11 +4,12 @@ callback.
 
 "Connect" (a CSRF-protected POST) sends the admin's browser to the provider with a
 fresh ``state`` and a PKCE S256 challenge (by a page that refreshes to it: the
-host's ``form-action 'self'`` policy stops a POST that redirects to another site). The state is remembered in the admin's
-own session only, for ``STATE_SECONDS``, and is taken out of it when the callback
-arrives: a state that was used, has expired or was started in another session is
-refused. The PKCE verifier is derived from the state with the app's secret key,
-so it never leaves the server.
+host's ``form-action 'self'`` policy stops a POST that redirects to another site).
+The flow is kept on the server for ``STATE_SECONDS``, bound to the admin's browser
+session, and deleted when the callback arrives (:mod:`..auth_modes.connect_flows`):
+a state that was used (also with an old copy of the session cookie), has expired
+or was started in another session is refused. The PKCE verifier is derived from
+the state with the app's secret key, so it never leaves the server.
 """
 
 from __future__ import annotations
@@ -16,15 +17,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import time
 from urllib.parse import urlsplit
 
-from authlib.common.security import generate_token
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask import session as browser_session
 
 from .. import audit
-from ..auth_modes import AUTH_MODES
+from ..auth_modes import AUTH_MODES, connect_flows
 from ..auth_modes.oauth2_code import OBTAINED, OAuth2AuthorizationCode
 from ..datasources import service
 from ..datasources.connector import Connector
@@ -33,9 +32,7 @@ from ..errors import ConnectError
 from ..state import session, state
 from .guards import actor, page_admin
 
-PENDING = "connect_oauth_pending"  # browser session: {state: [datasource id, expires at]}
-STATE_SECONDS = 600
-MAX_PENDING = 5  # flows one session may have started and not finished
+BINDING = "connect_oauth_binding"  # browser session: what binds its Connect flows to it
 
 
 def callback_url() -> str:
@@ -70,11 +67,12 @@ def datasource_connect(datasource_id: int):
     except ConnectError as exc:
         flash(exc.message)
         return _detail(datasource_id)
-    now = time.time()
-    pending = {k: v for k, v in dict(browser_session.get(PENDING) or {}).items() if v[1] > now}
-    state_value = generate_token(40)
-    pending[state_value] = [datasource.id, now + STATE_SECONDS]
-    browser_session[PENDING] = dict(sorted(pending.items(), key=lambda kv: kv[1][1])[-MAX_PENDING:])
+    binding = browser_session.get(BINDING)
+    if not isinstance(binding, str) or not binding:
+        binding = browser_session[BINDING] = connect_flows.new_binding()
+    db = session()
+    state_value = connect_flows.begin(db, datasource.id, binding)
+    db.commit()
     url = mode.authorization_url(datasource.auth_config, connector.secrets, redirect_uri=callback_url(),
                                  state=state_value, code_verifier=code_verifier(state_value))
     return render_template("connect/oauth_continue.html", ds=datasource, authorize_url=url,
@@ -84,15 +82,15 @@ def datasource_connect(datasource_id: int):
 @page_admin
 def oauth_callback():
     state_value = request.args.get("state", "")
-    pending = dict(browser_session.get(PENDING) or {})
-    entry = pending.pop(state_value, None)
-    browser_session[PENDING] = pending  # single use, whatever happens next
-    if entry is None or entry[1] <= time.time():
+    binding = browser_session.get(BINDING)
+    db = session()
+    datasource_id = connect_flows.finish(db, state_value, binding if isinstance(binding, str) else None)
+    db.commit()  # single use, whatever happens next
+    if datasource_id is None:
         flash("This sign-in answer is not valid (already used, expired, or started in another session): "
               "use Connect again.")
         return redirect(url_for("connect.datasources_list"))
-    db = session()
-    datasource = service.get(db, entry[0])
+    datasource = service.get(db, datasource_id)
     mode = _mode_of(datasource)
     if mode is None:
         flash(f"{datasource.name} no longer uses OAuth2 authorization code.")
