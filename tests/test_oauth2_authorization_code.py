@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
@@ -275,6 +276,40 @@ def test_a_refresh_refused_because_another_worker_just_rotated_it_takes_that_wor
         assert _connector(app, ds["id"]).get(upstream.url("/api/assets")).json()["items"][0]["name"] == "token 3"
     assert raced and provider.grants == ["authorization_code", "refresh_token"]
     assert api_auth(client, ds)["connected"] is True and "connection_lost" not in api_auth(client, ds)
+
+
+def test_waiting_for_another_calls_refresh_counts_against_the_calls_own_time(setup, provider):
+    """While another call of the process refreshes (here: holds the datasource's turn),
+    a call that needs a refresh waits at most its own time limit, then answers 504."""
+    from connect_plugin.auth_modes import oauth2_code
+
+    client, ds, item = setup
+    connect(client, ds, provider)
+    assert client.patch(f"/plugins/connect/api/datasources/{ds['id']}", headers=ADMIN,
+                        json={"config": {"timeout_seconds": 1}}).status_code == 200
+    provider.expire_access_tokens()
+    turn = oauth2_code._REFRESHING[ds["id"] % len(oauth2_code._REFRESHING)]
+    held, done = threading.Event(), threading.Event()
+
+    def other_refresh():  # another call's refresh, taking 8 s at most
+        with turn:
+            held.set()
+            done.wait(8)
+
+    other = threading.Thread(target=other_refresh)
+    other.start()
+    try:
+        assert held.wait(5)
+        started = time.monotonic()
+        waited = options(client, item)
+        elapsed = time.monotonic() - started
+    finally:
+        done.set()
+        other.join()
+    assert waited.status_code == 504 and "refreshing its access token" in waited.json["error"]
+    assert elapsed < 5, elapsed
+    assert labels(options(client, item)) == ["token 3"]  # the turn is free again: refreshed
+    assert api_auth(client, ds)["connected"] is True
 
 
 def test_disconnect_drops_the_tokens_and_an_edit_keeps_them(setup, provider):

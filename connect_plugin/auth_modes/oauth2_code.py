@@ -25,7 +25,7 @@ from authlib.common.urls import url_encode
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.client import OAuth2Client
 
-from ..errors import UpstreamError
+from ..errors import UpstreamError, UpstreamTimeout
 from .base import AuthContext, AuthMode, Credentials, auth_field
 from .tokens import EXPIRY_MARGIN_SECONDS
 
@@ -206,7 +206,12 @@ class OAuth2AuthorizationCode(AuthMode):
         refresh token refused is still the stored one (a provider that rotates
         refresh tokens refuses the old one once another worker has used it)."""
         vault = ctx.vault
-        with _REFRESHING[ctx.datasource_id % len(_REFRESHING)]:
+        turn = _REFRESHING[ctx.datasource_id % len(_REFRESHING)]
+        # Waiting for another call's refresh counts against this request's own time.
+        if not turn.acquire(timeout=ctx.remaining()):
+            raise UpstreamTimeout(f"{ctx.source} did not answer within {ctx.timeout_seconds:g} s "
+                                  "(another call was refreshing its access token)")
+        try:
             for attempt in (1, 2):
                 if vault is not None and _take_newer(secrets, vault.stored(OBTAINED)):
                     current = access_token(secrets)
@@ -226,6 +231,8 @@ class OAuth2AuthorizationCode(AuthMode):
                 if vault is not None:
                     vault.keep(obtained)
                 return access_token(secrets)  # type: ignore[return-value]
+        finally:
+            turn.release()
         raise AssertionError("unreachable: the second attempt returns or raises")
 
     def forget(self, ctx: AuthContext) -> bool:
