@@ -288,7 +288,7 @@ def test_waiting_for_another_calls_refresh_counts_against_the_calls_own_time(set
     assert client.patch(f"/plugins/connect/api/datasources/{ds['id']}", headers=ADMIN,
                         json={"config": {"timeout_seconds": 1}}).status_code == 200
     provider.expire_access_tokens()
-    turn = oauth2_code._REFRESHING[ds["id"] % len(oauth2_code._REFRESHING)]
+    turn = oauth2_code._turn(ds["id"])
     held, done = threading.Event(), threading.Event()
 
     def other_refresh():  # another call's refresh, taking 8 s at most
@@ -310,6 +310,26 @@ def test_waiting_for_another_calls_refresh_counts_against_the_calls_own_time(set
     assert elapsed < 5, elapsed
     assert labels(options(client, item)) == ["token 3"]  # the turn is free again: refreshed
     assert api_auth(client, ds)["connected"] is True
+
+
+def test_another_datasources_refresh_does_not_hold_this_ones(setup, provider):
+    """Each datasource has its own turn: a refresh that hangs elsewhere (any id) does
+    not make this one's calls wait."""
+    from connect_plugin.auth_modes import oauth2_code
+
+    client, ds, item = setup
+    connect(client, ds, provider)
+    assert client.patch(f"/plugins/connect/api/datasources/{ds['id']}", headers=ADMIN,
+                        json={"config": {"timeout_seconds": 1}}).status_code == 200
+    provider.expire_access_tokens()
+    others = [oauth2_code._turn(ds["id"] + offset) for offset in (1, 64, 1024)]
+    for turn in others:
+        turn.acquire()
+    try:
+        assert labels(options(client, item)) == ["token 3"]
+    finally:
+        for turn in others:
+            turn.release()
 
 
 def test_disconnect_drops_the_tokens_and_an_edit_keeps_them(setup, provider):

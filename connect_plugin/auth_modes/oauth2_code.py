@@ -39,9 +39,16 @@ OBTAINED = (REFRESH_TOKEN, ACCESS_TOKEN)
 REFUSED_GRANT = {"invalid_grant", "invalid_token", "unauthorized_client"}
 
 
-# Refreshes of one datasource's tokens take turns within a process (striped by id, a
-# fixed number of locks whatever the number of datasources).
-_REFRESHING = tuple(threading.Lock() for _ in range(64))
+# Refreshes of one datasource's tokens take turns within a process: one lock per
+# datasource (not shared stripes: a token endpoint that hangs must not hold up
+# another datasource), for the datasources this process has refreshed.
+_REFRESHING: dict[int, threading.Lock] = {}
+_REFRESHING_GUARD = threading.Lock()
+
+
+def _turn(datasource_id: int) -> threading.Lock:
+    with _REFRESHING_GUARD:
+        return _REFRESHING.setdefault(datasource_id, threading.Lock())
 
 
 def _take_newer(secrets: dict[str, str], stored: dict[str, str]) -> bool:
@@ -206,7 +213,7 @@ class OAuth2AuthorizationCode(AuthMode):
         refresh token refused is still the stored one (a provider that rotates
         refresh tokens refuses the old one once another worker has used it)."""
         vault = ctx.vault
-        turn = _REFRESHING[ctx.datasource_id % len(_REFRESHING)]
+        turn = _turn(ctx.datasource_id)
         # Waiting for another call's refresh counts against this request's own time.
         if not turn.acquire(timeout=ctx.remaining()):
             raise UpstreamTimeout(f"{ctx.source} did not answer within {ctx.timeout_seconds:g} s "
