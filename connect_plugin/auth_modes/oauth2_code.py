@@ -219,19 +219,20 @@ class OAuth2AuthorizationCode(AuthMode):
             raise UpstreamTimeout(f"{ctx.source} did not answer within {ctx.timeout_seconds:g} s "
                                   "(another call was refreshing its access token)")
         try:
+            stored = vault.stored(OBTAINED) if vault is not None else {}
             for attempt in (1, 2):
-                if vault is not None and _take_newer(secrets, vault.stored(OBTAINED)):
+                if _take_newer(secrets, stored):
                     current = access_token(secrets)
                     if current is not None and current[1] > time.time():
                         return current
+                used = secrets.get(REFRESH_TOKEN)
                 try:
                     obtained = self.refresh(plain, secrets, ctx)
                 except NotConnected:
-                    if attempt == 1 and vault is not None and \
-                            vault.stored(OBTAINED).get(REFRESH_TOKEN, secrets.get(REFRESH_TOKEN)) \
-                            != secrets.get(REFRESH_TOKEN):
+                    stored = vault.stored(OBTAINED) if vault is not None else {}
+                    if attempt == 1 and stored.get(REFRESH_TOKEN, used) != used:
                         continue  # rotated meanwhile by another worker: its tokens, or its refresh token
-                    if vault is not None and secrets.get(REFRESH_TOKEN):
+                    if vault is not None and used:
                         vault.lose(OBTAINED, "The provider refused the refresh token: connect again.")
                     raise
                 secrets.update(obtained)  # this call's retry sees them too
